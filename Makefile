@@ -1,0 +1,37 @@
+# eirc — two commands on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test lint format schema bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+serve: install
+	$(BIN)/eirc serve --demo
+
+test: install
+	bash scripts/ensure_postgres.sh
+	$(BIN)/ruff check .
+	$(BIN)/eirc schema export | diff -u schema.graphql - || (echo "schema.graphql is stale: run 'make schema'"; exit 1)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format eirc tests scripts
+	$(BIN)/ruff check --fix .
+
+schema: install
+	$(BIN)/eirc schema export schema.graphql
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,76 @@
+"""The `eirc` command line: one Typer root, one module per support task (CONTRACT §4)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eirc.cli import billing as billing_cli
+from eirc.cli.output import fail
+
+app = typer.Typer(
+    name="eirc",
+    help="eirc — registration and sign-in gateway of the МосОблЕИРЦ customer portal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(schema_app, name="schema")
+app.add_typer(billing_cli.app, name="billing")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply Alembic migrations up to head (or REVISION)."""
+    from eirc.settings import get_settings
+    from eirc.storage.migrate import upgrade
+
+    settings = get_settings()
+    try:
+        upgrade(settings.database_url, revision)
+    except Exception as exc:  # one line, no traceback, for support engineers
+        fail(f"migration failed: {type(exc).__name__}: {exc}".splitlines()[0])
+    typer.echo(f"database is at {revision}", err=True)
+
+
+@schema_app.command("export")
+def schema_export(
+    path: Annotated[Path | None, typer.Argument(help="Write here instead of stdout")] = None,
+) -> None:
+    """Print (or write) the GraphQL schema in SDL."""
+    from eirc.graphql.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if path is None:
+        sys.stdout.write(sdl)
+    else:
+        path.write_text(sdl, encoding="utf-8")
+        typer.echo(f"schema written to {path}", err=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Gateway processes")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Migrate and load demo data first")] = False,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the delivery worker")] = False,
+) -> None:
+    """Serve the gateway (GraphQL on /graphql) with uvicorn."""
+    from eirc.server import serve as run_server
+
+    run_server(host=host, port=port, workers=workers, demo=demo, worker=not no_worker)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,104 @@
+"""One way to print: rows as a rich table for people, or one JSON document with `--json` for scripts.
+
+Errors are one line on stderr with exit code 1 (refused) — never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eirc.domain.errors import DomainError, DomainErrors
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of a table")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return str(value)
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=_default) + "\n")
+    sys.stdout.flush()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def render_rows(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    as_json: bool,
+    title: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> None:
+    """A list of rows: a table (columns = keys of the first row unless given) or a JSON array."""
+    if as_json:
+        print_json(list(rows))
+        return
+    cols = list(columns or (rows[0].keys() if rows else []))
+    table = Table(title=title, show_lines=False)
+    for col in cols:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in cols))
+    if not rows:
+        stdout.print(f"{title + ': ' if title else ''}nothing found")
+        return
+    stdout.print(table)
+
+
+def render_record(record: Mapping[str, Any], *, as_json: bool, title: str | None = None) -> None:
+    """One object: a two-column table (field, value) or a JSON object."""
+    if as_json:
+        print_json(dict(record))
+        return
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in record.items():
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False, default=_default)
+        table.add_row(key, _cell(value))
+    stdout.print(table)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a use case; a DomainError becomes one line on stderr and exit code 1."""
+    try:
+        return asyncio.run(coro)
+    except DomainErrors as exc:
+        fail("; ".join(f"{e.field or '-'}: {e.message}" for e in exc.errors))
+    except DomainError as exc:
+        fail(f"{exc.field + ': ' if exc.field else ''}{exc.message} [{exc.code}]")
+
+
+def lines(items: Iterable[str]) -> str:
+    return "\n".join(items)

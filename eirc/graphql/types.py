@@ -1,0 +1,97 @@
+"""GraphQL types of CONTRACT §3 (shared by every journey module)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+
+from eirc.graphql.errors import UserError
+
+
+@strawberry.enum
+class FlowKind(Enum):
+    REGISTRATION = "REGISTRATION"
+    PASSWORD_RESET = "PASSWORD_RESET"
+    LOGIN = "LOGIN"
+
+
+@strawberry.enum
+class FlowStep(Enum):
+    CODE = "CODE"
+    ACCOUNT = "ACCOUNT"
+    ADDRESS = "ADDRESS"
+    PERSONAL = "PERSONAL"
+    PASSWORD = "PASSWORD"
+    CONNECTION_REQUEST = "CONNECTION_REQUEST"
+    LOGIN = "LOGIN"
+    DONE = "DONE"
+
+
+@strawberry.type(description="A registration / password-reset / login flow started by `startPhone`")
+class Flow:
+    id: strawberry.ID
+    kind: FlowKind
+    step: FlowStep
+    phone: str
+    expires_at: dt.datetime
+    resend_available_in_seconds: int
+    address: str | None = None
+
+
+@strawberry.type
+class FlowPayload:
+    flow: Flow | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class Session:
+    token: str
+    expires_at: dt.datetime
+
+
+@strawberry.type
+class Address:
+    id: strawberry.ID
+    number: int
+    text: str
+    account_number: str
+    primary: bool
+    ebill: bool
+
+
+@strawberry.type
+class Profile:
+    id: strawberry.ID
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: dt.date | None
+    phone: str
+    email: str | None
+    email_confirmed: bool
+    email_notifications: bool
+    gosuslugi_linked: bool
+    addresses: list[Address]
+
+
+@strawberry.type
+class AuthPayload:
+    session: Session | None = None
+    profile: Profile | None = None
+    flow: Flow | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProfilePayload:
+    profile: Profile | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class BillingPeriod:
+    value: str
+    label: str

@@ -1,0 +1,117 @@
+"""All configuration, from the environment (prefix `EIRC_`) and `.env` — CONTRACT §2."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-key"
+
+
+class SecretKeyMissing(RuntimeError):
+    """Raised at start-up when EIRC_SECRET_KEY is not set outside development."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EIRC_", env_file=".env", extra="ignore")
+
+    env: str = Field("development", description="development | production | test")
+    database_url: str = "sqlite:///var/eirc.db"
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+
+    sms_url: str | None = None
+    sms_token: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "noreply@eirc.local"
+    crm_url: str | None = None
+    crm_token: str | None = None
+
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
+    code_length: int = Field(4, ge=4, le=10)
+    code_ttl_seconds: int = 300
+    code_resend_seconds: int = 45
+    code_max_attempts: int = 5
+    sms_per_hour: int = 5
+    sms_per_day: int = 10
+    sms_per_client_per_hour: int = 20
+    sms_global_per_hour: int = 10000
+
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 300
+    login_per_client_per_minute: int = 30
+
+    account_max_attempts: int = 5
+
+    flow_ttl_seconds: int = 3600
+    session_ttl_seconds: int = 2592000
+    email_token_ttl_seconds: int = 172800
+
+    delivery_backoff_seconds: float = 5
+    delivery_max_backoff_seconds: float = 3600
+    delivery_max_age_seconds: int = 172800
+    delivery_timeout_seconds: float = 10
+
+    terms_version: str = "2021-06-01"
+    cors_origins: str = ""
+    log_format: str = "auto"  # auto | json | text
+    log_level: str = "INFO"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env.lower() in ("development", "dev", "test")
+
+    @model_validator(mode="after")
+    def _secret_key_required_outside_development(self) -> Settings:
+        if not self.secret_key:
+            if not self.is_development:
+                raise SecretKeyMissing(
+                    "EIRC_SECRET_KEY is not set: it is required outside development (EIRC_ENV="
+                    f"{self.env}); set it to a long random string"
+                )
+            # A stable per-database dev key, so that a restart can still read pending messages.
+            seed = f"{DEV_SECRET_PLACEHOLDER}:{self.database_url}".encode()
+            self.secret_key = hashlib.sha256(seed).hexdigest()
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+
+def to_async_url(url: str) -> str:
+    """Map a plain SQLAlchemy URL to its async driver (aiosqlite / psycopg)."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+    for prefix in ("postgresql+psycopg2:", "postgresql+asyncpg:", "postgresql:", "postgres:"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg:" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL (None for memory or another backend)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return os.path.abspath(path) if path and path != ":memory:" else None

@@ -1,0 +1,96 @@
+"""The Starlette application: /graphql (GraphiQL on GET in a browser), /healthz, /confirm-email."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from eirc.bootstrap import Container, build_container
+from eirc.graphql.context import Context, bearer_of, client_ip_of
+from eirc.graphql.schema import schema as default_schema
+
+log = logging.getLogger("eirc.web")
+
+BackgroundTask = Callable[[Container, asyncio.Event], Awaitable[None]]
+
+
+class EircGraphQL(GraphQL):
+    def __init__(self, container: Container, **kwargs: Any) -> None:
+        super().__init__(default_schema, graphql_ide="graphiql", **kwargs)
+        self.container = container
+
+    async def get_context(self, request, response) -> Context:  # noqa: ANN001
+        return Context(
+            request=request,
+            response=response,
+            container=self.container,
+            client_ip=client_ip_of(request),
+            bearer_token=bearer_of(request),
+        )
+
+
+def create_app(
+    container: Container | None = None,
+    *,
+    background: list[BackgroundTask] | None = None,
+    extra_routes: list[Route] | None = None,
+) -> Starlette:
+    container = container or build_container()
+    graphql_app = EircGraphQL(container)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        try:
+            async with container.uow() as tx:
+                await tx.session.execute(text("SELECT 1"))
+        except Exception:  # the health check reports, it does not crash
+            log.exception("health check: database unreachable")
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": container.uow.dialect})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette):  # noqa: ANN202
+        container.delivery_wakeup = asyncio.Event()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(task(container, stop)) for task in (background or [])]
+        try:
+            yield
+        finally:
+            stop.set()
+            container.wake_deliveries()
+            for t in tasks:
+                try:
+                    await asyncio.wait_for(t, timeout=10)
+                except (TimeoutError, asyncio.CancelledError):
+                    t.cancel()
+            await container.dispose()
+
+    routes = [
+        Route("/graphql", graphql_app, methods=["GET", "POST", "OPTIONS"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *(extra_routes or []),
+        *_journey_routes(container),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.container = container
+    return app
+
+
+def _journey_routes(container: Container) -> list[Route]:
+    """Browser endpoints of the journeys (e-mail confirmation, Госуслуги), registered by their modules."""
+    routes: list[Route] = []
+    for factory in ROUTE_FACTORIES:
+        routes.extend(factory(container))
+    return routes
+
+
+ROUTE_FACTORIES: list[Callable[[Container], list[Route]]] = []
