@@ -39,9 +39,7 @@ LOGIN_LOCKED = (
 CODE_SCREEN = "Введите код, который вам отправили по СМС, для подтверждения номера"
 CODE_SCREEN_HINT = "Вы сможете входить в мобильное приложение и личный кабинет по номеру телефона."
 RESEND_HINT = "Запросить повторную отправку можно через {seconds} сек."
-ACCOUNT_ERROR_HINT = (
-    "В случае ошибки вы можете оставить заявку на подключение, мы ее обязательно рассмотрим"
-)
+ACCOUNT_ERROR_HINT = "В случае ошибки вы можете оставить заявку на подключение, мы ее обязательно рассмотрим"
 ADDRESS_QUESTION = "Это ваш адрес?"
 CONNECTION_NOT_FOUND = "К сожалению, мы не смогли найти ваш адрес по номеру лицевого счета"
 CONNECTION_INVITE = (
@@ -74,9 +72,7 @@ ERROR_TEXTS: dict[ErrorCode, str] = {
         "Превышено число попыток ввода кода. Запросите повторную отправку кода"
     ),
     ErrorCode.RESEND_TOO_EARLY: RESEND_HINT,
-    ErrorCode.SMS_LIMIT: (
-        "Превышено число отправок СМС на этот номер. Попробуйте еще раз позже"
-    ),
+    ErrorCode.SMS_LIMIT: ("Превышено число отправок СМС на этот номер. Попробуйте еще раз позже"),
     ErrorCode.INVALID_PERIOD: "Выберите расчетный период из предложенных",
     ErrorCode.UNKNOWN_ACCOUNT: UNKNOWN_ACCOUNT,
     ErrorCode.AMOUNT_MISMATCH: AMOUNT_MISMATCH,
@@ -87,9 +83,7 @@ ERROR_TEXTS: dict[ErrorCode, str] = {
     ),
     ErrorCode.ACCOUNT_ALREADY_LINKED: "Этот лицевой счет уже добавлен в ваш профиль",
     ErrorCode.INVALID_EMAIL: INVALID_EMAIL,
-    ErrorCode.EMAIL_TAKEN: (
-        "Этот e-mail уже используется другим пользователем. Укажите другой e-mail"
-    ),
+    ErrorCode.EMAIL_TAKEN: ("Этот e-mail уже используется другим пользователем. Укажите другой e-mail"),
     ErrorCode.PHONE_TAKEN: "Этот номер телефона уже зарегистрирован",
     ErrorCode.INVALID_DATE: "Введите дату в формате ДД.ММ.ГГГГ",
     ErrorCode.WEAK_PASSWORD: WEAK_PASSWORD,
@@ -102,18 +96,14 @@ ERROR_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.NOT_AUTHENTICATED: "Войдите в личный кабинет, чтобы продолжить",
     ErrorCode.NOT_FOUND: "Не найдено",
     ErrorCode.LAST_ADDRESS: "Нельзя удалить единственный адрес",
-    ErrorCode.EBILL_NEEDS_CONFIRMED_EMAIL: (
-        "Чтобы получать электронную платежку, подтвердите e-mail"
-    ),
+    ErrorCode.EBILL_NEEDS_CONFIRMED_EMAIL: ("Чтобы получать электронную платежку, подтвердите e-mail"),
     ErrorCode.INVALID_TOKEN: "Ссылка недействительна или уже использована",
     ErrorCode.TOO_LONG: "Слишком длинное значение",
     ErrorCode.RATE_LIMITED: "Слишком много запросов. Попробуйте еще раз через несколько минут",
     ErrorCode.INVALID_STATUS_CHANGE: "Такое изменение статуса недопустимо",
     ErrorCode.INVALID_INPUT: "Некорректное значение",
     ErrorCode.GOSUSLUGI_UNAVAILABLE: "Вход через портал Госуслуги сейчас недоступен",
-    ErrorCode.GOSUSLUGI_ALREADY_LINKED: (
-        "Эта учетная запись Госуслуг уже привязана к другому профилю"
-    ),
+    ErrorCode.GOSUSLUGI_ALREADY_LINKED: ("Эта учетная запись Госуслуг уже привязана к другому профилю"),
 }
 
 
