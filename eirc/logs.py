@@ -8,6 +8,7 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from eirc.requestid import RequestIdFilter
 from eirc.settings import Settings
 
 _SECRET_KEYS = r"(password|newPassword|currentPassword|code|token|authorization|secret|verifier|nonce)"
@@ -54,10 +55,13 @@ def configure_logging(settings: Settings) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not settings.is_development)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
+    handler.addFilter(RequestIdFilter())
     if use_json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-5s %(name)s [%(request_id)s]: %(message)s")
+        )
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

@@ -68,7 +68,9 @@ class PasswordHasher:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.hash_sync, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.verify_sync, stored, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self.verify_sync, stored, password
+        )
 
     def needs_rehash(self, stored: str) -> bool:
         return self._hasher.check_needs_rehash(stored)

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -18,6 +20,7 @@ from strawberry.asgi import GraphQL
 from eirc.bootstrap import Container, build_container
 from eirc.graphql.context import Context, bearer_of, client_ip_of
 from eirc.graphql.schema import schema as default_schema
+from eirc.http import RequestGuard
 
 log = logging.getLogger("eirc.web")
 
@@ -29,7 +32,7 @@ class EircGraphQL(GraphQL):
         super().__init__(default_schema, graphql_ide="graphiql", **kwargs)
         self.container = container
 
-    async def get_context(self, request, response) -> Context:  # noqa: ANN001
+    async def get_context(self, request, response) -> Context:
         return Context(
             request=request,
             response=response,
@@ -58,7 +61,7 @@ def create_app(
         return JSONResponse({"status": "ok", "database": container.uow.dialect})
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette):  # noqa: ANN202
+    async def lifespan(_app: Starlette):
         container.delivery_wakeup = asyncio.Event()
         stop = asyncio.Event()
         tasks = [asyncio.create_task(task(container, stop)) for task in (background or [])]
@@ -80,7 +83,21 @@ def create_app(
         *(extra_routes or []),
         *_journey_routes(container),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    origins = [o.strip() for o in container.settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(RequestGuard))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.container = container
     return app
 

@@ -24,7 +24,9 @@ from eirc.settings import Settings
 from eirc.storage.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("EIRC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = [b.strip() for b in os.environ.get("EIRC_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip() for b in os.environ.get("EIRC_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
+]
 if os.environ.get("CI") and "postgresql" not in BACKENDS:
     raise pytest.UsageError("CI must run the PostgreSQL tests: do not set EIRC_TEST_BACKENDS without it")
 
@@ -154,8 +156,9 @@ class GraphQLClient:
         bearer = token or self.token
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                        headers=headers)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert "errors" not in body, body["errors"]

@@ -20,7 +20,7 @@ class Context:
     cache: dict = field(default_factory=dict)  # per-request memo (the signed-in user, dataloaders)
 
     @property
-    def clock(self):  # noqa: ANN201
+    def clock(self):
         return self.container.clock
 
 

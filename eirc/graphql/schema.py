@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from eirc.graphql.limits import ArgumentLengthLimits, schema_extensions
 from eirc.graphql.queries import BaseQuery
 
 QUERY_PARTS: tuple[type, ...] = (BaseQuery,)
@@ -14,8 +15,23 @@ Query = merge_types("Query", QUERY_PARTS)
 Mutation = merge_types("Mutation", MUTATION_PARTS) if MUTATION_PARTS else None
 
 
+def _limit_arguments(*roots: type | None) -> None:
+    """Every root field with arguments gets its string arguments' length checked first."""
+    for root in roots:
+        if root is None:
+            continue
+        for field in root.__strawberry_definition__.fields:
+            if field.arguments and not any(isinstance(e, ArgumentLengthLimits) for e in field.extensions):
+                field.extensions.append(ArgumentLengthLimits())
+
+
 def build_schema(extensions: list | None = None) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions or [])
+    _limit_arguments(Query, Mutation)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=schema_extensions() if extensions is None else extensions,
+    )
 
 
 schema = build_schema()

@@ -80,7 +80,9 @@ async def end_session(tx: UnitOfWork, token: str, *, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-async def end_all_sessions(tx: UnitOfWork, user_id: str, *, now: datetime, keep_session_id: str | None = None) -> int:
+async def end_all_sessions(
+    tx: UnitOfWork, user_id: str, *, now: datetime, keep_session_id: str | None = None
+) -> int:
     """End every live session of the user (except `keep_session_id`, the caller's own)."""
     stmt = update(Session).where(Session.user_id == user_id, Session.ended_at.is_(None))
     if keep_session_id:

@@ -27,11 +27,13 @@ class Window:
         return max(0, int((self.expires_at - now).total_seconds() + 0.999))
 
 
-def _insert(session: AsyncSession):  # noqa: ANN202
+def _insert(session: AsyncSession):
     return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(_table)  # type: ignore[union-attr]
 
 
-async def hit(session: AsyncSession, key: str, *, now: datetime, window_seconds: float, amount: int = 1) -> Window:
+async def hit(
+    session: AsyncSession, key: str, *, now: datetime, window_seconds: float, amount: int = 1
+) -> Window:
     """Add `amount` to the counter of `key` in its current window (a new window once it expired)."""
     expires = now + timedelta(seconds=window_seconds)
     stmt = _insert(session).values(key=key, count=amount, expires_at=expires)

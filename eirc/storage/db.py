@@ -36,7 +36,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     """
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -46,7 +46,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -67,7 +67,7 @@ class UnitOfWork:
         self.session = self._sessionmaker()
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    async def __aexit__(self, exc_type, exc, tb) -> None:
         try:
             await self.session.rollback()
         finally:

@@ -1,0 +1,198 @@
+"""Limits at the GraphQL door (SPEC §10, §11).
+
+- depth, aliases and tokens: strawberry's own limiters, with values that fit the real screens;
+- at most MAX_MUTATION_FIELDS root fields in one mutation operation, counted through fragments, so a
+  request with a dozen aliased `login` fields is refused before any attempt is checked;
+- every string argument has a length limit, checked before the resolver runs (`TOO_LONG` as a UserError
+  on the mutation's payload — never a slow hash of a megabyte);
+- unexpected exceptions are masked: the client sees a generic message with the request id, the log
+  holds the detail.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationRule,
+)
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.field_extension import FieldExtension
+
+from eirc.domain.errors import ErrorCode
+from eirc.domain.texts import error_text
+from eirc.requestid import current_request_id
+
+log = logging.getLogger("eirc.graphql")
+
+MAX_DEPTH = 8
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+MAX_MUTATION_FIELDS = 3
+
+# Maximum length of each string argument, by argument name (GraphQL names); the rest get DEFAULT.
+DEFAULT_MAX_LENGTH = 300
+ARGUMENT_MAX_LENGTH: dict[str, int] = {
+    "phone": 64,
+    "login": 254,
+    "code": 32,
+    "password": 128,
+    "currentPassword": 128,
+    "newPassword": 128,
+    "flowId": 128,
+    "token": 128,
+    "state": 256,
+    "period": 16,
+    "accountNumber": 64,
+    "amountDue": 64,
+    "lastName": 100,
+    "firstName": 100,
+    "middleName": 100,
+    "email": 254,
+    "address": 300,
+    "flat": 20,
+    "addressId": 64,
+    "id": 128,
+}
+
+
+def max_length_of(argument: str) -> int:
+    return ARGUMENT_MAX_LENGTH.get(argument, DEFAULT_MAX_LENGTH)
+
+
+class MaxMutationFields(ValidationRule):
+    """At most MAX_MUTATION_FIELDS root fields in a mutation (aliases and fragments included)."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
+        if node.operation != OperationType.MUTATION:
+            return
+        fragments = {
+            d.name.value: d
+            for d in self.context.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        count = _count_root_fields(node.selection_set, fragments, set())
+        if count > MAX_MUTATION_FIELDS:
+            self.report_error(
+                GraphQLError(
+                    f"A request may hold at most {MAX_MUTATION_FIELDS} mutation fields; this one holds {count}.",
+                    nodes=[node],
+                )
+            )
+
+
+def _count_root_fields(selection_set: SelectionSetNode, fragments: dict, seen: set[str]) -> int:
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            count += 1
+        elif isinstance(selection, InlineFragmentNode):
+            count += _count_root_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in seen or name not in fragments:
+                continue
+            seen.add(name)
+            count += _count_root_fields(fragments[name].selection_set, fragments, seen)
+    return count
+
+
+class ArgumentLengthLimits(FieldExtension):
+    """Refuse an over-long string argument before the resolver runs.
+
+    A mutation answers with its payload type holding a TOO_LONG UserError for that argument; a query
+    field answers a GraphQL error (queries have no payload to carry it).
+    """
+
+    def apply(self, field: Any) -> None:
+        self.payload_type = field.type if hasattr(field.type, "__strawberry_definition__") else None
+
+    def _too_long(self, kwargs: dict[str, Any]) -> str | None:
+        for name, value in kwargs.items():
+            graphql_name = _camel(name)
+            if isinstance(value, str) and len(value) > max_length_of(graphql_name):
+                return graphql_name
+        return None
+
+    def _refuse(self, argument: str) -> Any:
+        from eirc.graphql.errors import UserError
+
+        error = UserError(code=ErrorCode.TOO_LONG, field=argument, message=error_text(ErrorCode.TOO_LONG))
+        if self.payload_type is not None and "errors" in {
+            f.python_name for f in self.payload_type.__strawberry_definition__.fields
+        }:
+            return self.payload_type(errors=[error])
+        raise GraphQLError(f"{argument}: {error.message}")
+
+    def resolve(self, next_, source, info, **kwargs):
+        argument = self._too_long(kwargs)
+        return self._refuse(argument) if argument else next_(source, info, **kwargs)
+
+    async def resolve_async(self, next_, source, info, **kwargs):
+        argument = self._too_long(kwargs)
+        if argument:
+            return self._refuse(argument)
+        return await next_(source, info, **kwargs)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Mask only exceptions raised by our code — validation and syntax errors stay clear."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = current_request_id()
+        log.error(
+            "unexpected error in %s (request %s)",
+            ".".join(str(p) for p in (error.path or [])),
+            request_id,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"Внутренняя ошибка. Код запроса: {request_id}",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+
+
+def schema_extensions() -> list:
+    return [
+        AddValidationRules([MaxMutationFields]),
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+        MaskUnexpectedErrors,
+    ]
