@@ -23,6 +23,8 @@ from eirc.security import PasswordHasher
 from eirc.settings import Settings
 from eirc.storage.migrate import upgrade
 
+pytest_plugins = ["tests.providers"]
+
 PG_ADMIN_URL = os.environ.get("EIRC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [
     b.strip() for b in os.environ.get("EIRC_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()

@@ -41,7 +41,7 @@ async def enqueue(
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    if secret is not None and not _has_placeholder(payload):
+    if secret is not None and not has_placeholder(payload):
         raise ValueError("a secret was given but the payload has no {secret} placeholder")
     delivery = Delivery(
         channel=channel,
@@ -59,14 +59,18 @@ async def enqueue(
     return delivery
 
 
-def _has_placeholder(value: Any) -> bool:
+def has_placeholder(value: Any) -> bool:
+    """Whether a payload holds the `{secret}` placeholder anywhere."""
     if isinstance(value, str):
         return SECRET_PLACEHOLDER in value
     if isinstance(value, dict):
-        return any(_has_placeholder(v) for v in value.values())
+        return any(has_placeholder(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_placeholder(v) for v in value)
+        return any(has_placeholder(v) for v in value)
     return False
+
+
+_has_placeholder = has_placeholder
 
 
 def fill_secret(value: Any, secret: str | None) -> Any:

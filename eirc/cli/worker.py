@@ -1,0 +1,53 @@
+"""`eirc worker`: the delivery worker alone (CONTRACT §4), stopped gracefully by Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Annotated
+
+import typer
+
+
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Send what is due now, print the counts as JSON, and exit")
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between looks for due messages")
+    ] = 1.0,
+) -> None:
+    """Run the delivery worker (SMS, e-mail, «Домопульт») until stopped."""
+    from eirc.logs import configure_logging
+    from eirc.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(_main(once=once, poll_interval=poll_interval))
+
+
+async def _main(*, once: bool, poll_interval: float) -> None:
+    from eirc.bootstrap import build_container
+    from eirc.cli.output import print_json
+    from eirc.delivery.adapters import build_adapters, close_adapters
+    from eirc.delivery.worker import DeliveryWorker, warn_dev_outbox
+
+    container = build_container()
+    container.delivery_wakeup = asyncio.Event()
+    adapters = build_adapters(container.settings)
+    warn_dev_outbox(container, adapters)
+    worker = DeliveryWorker(container, adapters, poll_interval=poll_interval)
+    try:
+        if once:
+            print_json((await worker.run_once()).as_dict())
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await worker.run_forever(stop)
+    finally:
+        await close_adapters(adapters)
+        await container.dispose()
