@@ -39,6 +39,23 @@ def new_code(length: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(length))
 
 
+HASH_THREAD_NICENESS = 10
+
+
+def _lower_thread_priority() -> None:
+    """Hashing threads yield the CPU to the event loops: when the cores are busy with argon2, a cheap
+    request (a query, a step of a flow) still runs at once instead of queuing behind hashes. Throughput is
+    unchanged — the hashes get every cycle the loops leave. Linux sets niceness per thread; elsewhere a no-op.
+    """
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not permitted: keep the default priority
+        pass
+
+
 class PasswordHasher:
     def __init__(
         self,
@@ -50,7 +67,9 @@ class PasswordHasher:
         self._hasher = _Argon2(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_threads, thread_name_prefix="argon2", initializer=_lower_thread_priority
+        )
         self._dummy = self._hasher.hash(secrets.token_hex(16))
 
     def hash_sync(self, password: str) -> str:

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     sms_per_day: int = 10
     sms_per_client_per_hour: int = 20
     sms_global_per_hour: int = 10000
+    start_phone_per_client_per_hour: int = 30  # startPhone tells registered numbers from new ones
 
     login_max_failures: int = 5
     login_lockout_seconds: int = 300

@@ -21,6 +21,7 @@ from eirc.bootstrap import Container, build_container
 from eirc.graphql.context import Context, bearer_of, client_ip_of
 from eirc.graphql.schema import schema as default_schema
 from eirc.http import RequestGuard
+from eirc.pages import confirm_email_routes
 
 log = logging.getLogger("eirc.web")
 
@@ -110,4 +111,4 @@ def _journey_routes(container: Container) -> list[Route]:
     return routes
 
 
-ROUTE_FACTORIES: list[Callable[[Container], list[Route]]] = []
+ROUTE_FACTORIES: list[Callable[[Container], list[Route]]] = [confirm_email_routes]

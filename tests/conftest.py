@@ -49,7 +49,7 @@ TABLES = [
 ]
 
 
-def _pg_admin():  # noqa: ANN202
+def _pg_admin():
     import psycopg
 
     try:
@@ -168,14 +168,14 @@ class GraphQLClient:
 
 
 @pytest.fixture
-async def app(container: Container):  # noqa: ANN201
+async def app(container: Container):
     from eirc.web import create_app
 
     return create_app(container)
 
 
 @pytest.fixture
-async def http(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+async def http(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

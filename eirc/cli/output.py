@@ -91,13 +91,29 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a use case; a DomainError becomes one line on stderr and exit code 1."""
+    """Run a use case; a DomainError or a database failure becomes one line on stderr and exit code 1."""
     try:
         return asyncio.run(coro)
     except DomainErrors as exc:
         fail("; ".join(f"{e.field or '-'}: {e.message}" for e in exc.errors))
     except DomainError as exc:
         fail(f"{exc.field + ': ' if exc.field else ''}{exc.message} [{exc.code}]")
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError  # not at import: `eirc --help` stays fast
+
+        if isinstance(exc, SQLAlchemyError):
+            fail(database_error(exc))
+        raise
+
+
+def database_error(exc: Exception) -> str:
+    """One line for a support engineer: what the database said, and the usual fix when there is one."""
+    cause = getattr(exc, "orig", None) or exc
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    hint = ""
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        hint = " (is the database migrated? run `eirc db upgrade`)"
+    return f"database error: {type(cause).__name__}: {text}{hint}"
 
 
 def lines(items: Iterable[str]) -> str:

@@ -61,6 +61,31 @@ PASSWORD_RULE_TEXTS = {
     "NO_REPEATED_ADJACENT_DIGITS": "Нет двух одинаковых цифр рядом",
 }
 
+# --- registration: e-mail confirmation (ours) ---------------------------------------------------------
+EMAIL_CONFIRMATION_SUBJECT = "МосОблЕИРЦ Онлайн: подтвердите электронную почту"
+EMAIL_CONFIRMATION_LETTER = (
+    "Здравствуйте, {name}!\n\n"
+    "Чтобы подтвердить адрес электронной почты в личном кабинете «МосОблЕИРЦ Онлайн», перейдите по ссылке:\n"
+    "{link}\n\n"
+    "Ссылка действует {hours} ч. и может быть использована один раз. "
+    "Подтвержденный e-mail можно использовать как логин; на него приходят фискальные чеки.\n\n"
+    "Если вы не регистрировались в личном кабинете, просто не отвечайте на это письмо."
+)
+EMAIL_CONFIRMED_TITLE = "E-mail подтвержден"
+EMAIL_CONFIRMED_TEXT = "Теперь вы можете входить в личный кабинет по этому адресу электронной почты."
+EMAIL_LINK_INVALID_TITLE = "Ссылка устарела или уже использована"
+EMAIL_LINK_INVALID_TEXT = (
+    "Войдите в личный кабинет по номеру телефона: оттуда можно запросить новое письмо для подтверждения."
+)
+PAGE_UNAVAILABLE_TEXT = "Сервис временно недоступен. Попробуйте открыть ссылку позже."
+
+# --- sign-in (ours) ------------------------------------------------------------------------------------
+# LOGIN_LOCKED after NIST's ceiling of consecutive failures: only an SMS reset or support lifts it.
+LOGIN_SUSPENDED = (
+    "Вход по паролю заблокирован из-за большого числа неудачных попыток. Восстановите пароль "
+    "по СМС («Я забыл пароль») или обратитесь в службу поддержки"
+)
+
 # --- error code → text ------------------------------------------------------------------------------
 ERROR_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.REQUIRED: REQUIRED_FIELD,
@@ -85,7 +110,7 @@ ERROR_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.INVALID_EMAIL: INVALID_EMAIL,
     ErrorCode.EMAIL_TAKEN: ("Этот e-mail уже используется другим пользователем. Укажите другой e-mail"),
     ErrorCode.PHONE_TAKEN: "Этот номер телефона уже зарегистрирован",
-    ErrorCode.INVALID_DATE: "Введите дату в формате ДД.ММ.ГГГГ",
+    ErrorCode.INVALID_DATE: "Проверьте дату: она не может быть позже сегодняшней или раньше 1900 года",
     ErrorCode.WEAK_PASSWORD: WEAK_PASSWORD,
     ErrorCode.INVALID_CREDENTIALS: INVALID_CREDENTIALS,
     ErrorCode.EMAIL_NOT_CONFIRMED: EMAIL_NOT_CONFIRMED,
@@ -115,3 +140,11 @@ def error_text(code: ErrorCode, **params: object) -> str:
         except (KeyError, IndexError):
             return text
     return text
+
+
+# Hints a screen shows under an error (UserError.hint): SPEC §2 step 3 shows the connection-request hint
+# with either account error.
+ERROR_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.UNKNOWN_ACCOUNT: ACCOUNT_ERROR_HINT,
+    ErrorCode.AMOUNT_MISMATCH: ACCOUNT_ERROR_HINT,
+}

@@ -10,6 +10,7 @@ import strawberry
 from eirc.domain.errors import DomainError, DomainErrors
 from eirc.domain.errors import ErrorCode as DomainErrorCode
 from eirc.domain.password import PasswordRule as DomainPasswordRule
+from eirc.domain.texts import ERROR_HINTS
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode", description="Stable machine-readable codes")
 PasswordRule = strawberry.enum(DomainPasswordRule, name="PasswordRule")
@@ -21,6 +22,9 @@ class UserError:
     field: str | None
     message: str
     failed_rules: list[PasswordRule] | None = None  # type: ignore[valid-type]
+    hint: str | None = strawberry.field(
+        default=None, description="A text the screen shows under the error (e.g. the connection-request offer)"
+    )
 
 
 def to_user_errors(exc: DomainError | DomainErrors) -> list[UserError]:
@@ -31,6 +35,7 @@ def to_user_errors(exc: DomainError | DomainErrors) -> list[UserError]:
             field=e.field,
             message=e.message,
             failed_rules=[DomainPasswordRule(r) for r in e.failed_rules] if e.failed_rules else None,
+            hint=ERROR_HINTS.get(e.code),
         )
         for e in errors
     ]

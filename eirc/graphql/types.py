@@ -29,6 +29,19 @@ class FlowStep(Enum):
     DONE = "DONE"
 
 
+@strawberry.type(description="What was entered in a flow's finished steps, to prefill a screen after «Назад»")
+class FlowData:
+    period: str | None = None
+    account_number: str | None = None
+    amount_due: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    middle_name: str | None = None
+    birth_date: dt.date | None = None
+    email: str | None = None
+    email_notifications: bool | None = None
+
+
 @strawberry.type(description="A registration / password-reset / login flow started by `startPhone`")
 class Flow:
     id: strawberry.ID
@@ -38,6 +51,10 @@ class Flow:
     expires_at: dt.datetime
     resend_available_in_seconds: int
     address: str | None = None
+    phone_verified: bool = strawberry.field(
+        default=False, description="The SMS code was confirmed: back at CODE, confirmCode needs no code"
+    )
+    data: FlowData = strawberry.field(default_factory=FlowData, description="Values entered so far")
 
 
 @strawberry.type

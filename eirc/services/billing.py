@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from eirc.clock import Clock
 from eirc.domain.periods import Period, last_billed_periods
@@ -19,10 +21,15 @@ async def billing_periods(uow: UnitOfWorkFactory, clock: Clock) -> list[Period]:
     bills at all, the three months before the current one (a bill is issued after its month ends).
     """
     async with uow() as tx:
-        newest = (await tx.session.execute(select(func.max(Bill.period)))).scalar_one_or_none()
+        return await periods_in(tx.session, now=clock.now())
+
+
+async def periods_in(session: AsyncSession, *, now: datetime) -> list[Period]:
+    """`billing_periods` inside the caller's transaction (account proofs run in one)."""
+    newest = (await session.execute(select(func.max(Bill.period)))).scalar_one_or_none()
     if newest:
         return last_billed_periods(Period.parse(newest))
-    return last_billed_periods(Period.from_date(clock.now().date()).previous())
+    return last_billed_periods(Period.from_date(now.date()).previous())
 
 
 @dataclass(frozen=True)
@@ -44,4 +51,5 @@ async def show_account(uow: UnitOfWorkFactory, account_number: str) -> AccountBi
                 .order_by(Bill.period.desc())
             )
         ).all()
-    return AccountBills(account.account_number, account.address, [(p, k) for p, k in rows])
+        # Built inside the transaction: leaving it rolls back, which expires the loaded account.
+        return AccountBills(account.account_number, account.address, [(p, k) for p, k in rows])

@@ -68,6 +68,7 @@ async def resolve(uow: UnitOfWorkFactory, token: str | None, *, now: datetime) -
         if now - session.last_used_at >= LAST_USED_RESOLUTION:
             await tx.session.execute(update(Session).where(Session.id == sid).values(last_used_at=now))
             await tx.commit()
+        tx.session.expunge_all()  # stay readable after the block (its closing rollback would expire them)
         return session, user
 
 

@@ -33,7 +33,7 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def _do_run(connection) -> None:  # noqa: ANN001
+def _do_run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

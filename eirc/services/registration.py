@@ -1,0 +1,442 @@
+"""Registration (SPEC §1, §2): the phone screen, the SMS code, the account, the address, personal data, the
+password — and the end of a password reset (SPEC §5), which shares the code and password steps.
+
+Each use case is one transaction over one flow, locked for its duration, so two racing requests of one flow
+run one after the other and the second finds the flow already moved on (``WRONG_STEP``): two racing
+completions never create two users (and the phone column is unique besides).
+
+Expected failures are `DomainError`s; when the flow is known, the error carries its current view
+(`exc.flow`) so the client can show where the flow stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from eirc.delivery.messages import queue_crm
+from eirc.domain import flows as machine
+from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
+from eirc.domain.flows import FlowKind, FlowStep
+from eirc.domain.password import check_password, normalize_password
+from eirc.domain.personal import PersonalData, local_today, parse_personal_data
+from eirc.domain.phone import mask_phone, parse_phone
+from eirc.services import accounts, codes, sessions
+from eirc.services.email_confirmation import send_confirmation
+from eirc.services.flows import (
+    FlowView,
+    create_flow,
+    find_flow,
+    load_flow,
+    state_of,
+    store,
+    view_of,
+    with_flow,
+)
+from eirc.services.profile import ProfileView, load_profile
+from eirc.services.signin import clear_user_lockout
+from eirc.services.users import email_taken, insert_user
+from eirc.storage import counters
+from eirc.storage.db import UnitOfWork
+from eirc.storage.tables import Consent, Flow, User
+
+if TYPE_CHECKING:
+    from eirc.bootstrap import Container
+
+log = logging.getLogger("eirc.registration")
+
+CONSENT_PERSONAL_DATA = "personal_data"
+CONSENT_TERMS = "terms"
+CRM_REGISTRATION = "registration"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The end of the password step: registration signs the resident in; a reset does not."""
+
+    flow: FlowView
+    session: sessions.IssuedSession | None = None
+    profile: ProfileView | None = None
+
+
+# --- the phone screen ---------------------------------------------------------------------------------------
+async def start_phone(c: Container, *, phone: str | None, consent: bool, client_ip: str | None) -> FlowView:
+    """«Далее» on the phone screen: REGISTRATION (SMS sent), LOGIN (no SMS) or PASSWORD_RESET (SMS sent)."""
+    errors: list[DomainError] = []
+    parsed = ""
+    try:
+        parsed = parse_phone(phone)
+    except DomainError as exc:
+        errors.append(exc)
+    if not consent:
+        errors.append(DomainError(ErrorCode.CONSENT_REQUIRED, "consent"))
+    if errors:
+        raise errors[0] if len(errors) == 1 else DomainErrors(errors)
+
+    now = c.clock.now()
+    if client_ip:
+        # The answer tells a registered number from a new one (SPEC §11): throttled per client address,
+        # counted in its own transaction so that refused and failed calls count too.
+        async with c.uow() as tx:
+            window = await counters.hit(tx.session, f"start:client:{client_ip}", now=now, window_seconds=3600)
+            await tx.commit()
+        if window.count > c.settings.start_phone_per_client_per_hour:
+            raise DomainError(ErrorCode.RATE_LIMITED, "phone")
+
+    async with c.uow() as tx:
+        user = (await tx.session.execute(select(User).where(User.phone == parsed))).scalar_one_or_none()
+        if user is None:
+            kind = FlowKind.REGISTRATION
+        elif user.password_hash:
+            kind = FlowKind.LOGIN
+        else:
+            kind = FlowKind.PASSWORD_RESET  # imported without a password: set one by SMS first (SPEC §1, §5)
+        flow_id, row = await create_flow(
+            tx,
+            c,
+            kind=kind,
+            phone=parsed,
+            user_id=user.id if user else None,
+            data={"personal_data_consent_at": now.isoformat()},
+        )
+        tx.session.add(
+            Consent(
+                kind=CONSENT_PERSONAL_DATA,
+                phone=parsed,
+                flow_id=row.id,
+                user_id=user.id if user else None,
+                client_ip=client_ip,
+                accepted_at=now,
+            )
+        )
+        if kind != FlowKind.LOGIN:
+            await codes.send_code(tx, c, row, client_ip=client_ip)
+        await tx.commit()
+    log.info("flow %s started for %s", kind.value, mask_phone(parsed))
+    return view_of(flow_id, row, c)
+
+
+# --- one step of a flow -------------------------------------------------------------------------------------
+Step = Callable[[UnitOfWork, Flow], Awaitable[Any]]
+
+
+async def _run_step(c: Container, flow_id: str | None, step: Step) -> FlowView:
+    """Load and lock the flow, run the step, commit; an expected failure carries the flow's view."""
+    async with c.uow() as tx:
+        row = await load_flow(tx, flow_id, now=c.clock.now())
+        try:
+            await step(tx, row)
+        except (DomainError, DomainErrors) as exc:
+            with_flow(exc, view_of(flow_id or "", row, c))
+            raise
+        await tx.commit()
+    return view_of(flow_id or "", row, c)
+
+
+def _move(c: Container, row: Flow, to: FlowStep, data: dict[str, Any] | None = None) -> None:
+    now = c.clock.now()
+    store(row, machine.advance(state_of(row), to, now), now=now, data=data)
+
+
+def _require(c: Container, row: Flow, step: FlowStep) -> None:
+    machine.require_step(state_of(row), step, c.clock.now())
+
+
+async def get_flow(c: Container, *, flow_id: str | None) -> FlowView | None:
+    """The flow, or None when unknown, malformed, cancelled or expired."""
+    async with c.uow() as tx:
+        row = await find_flow(tx, flow_id, lock=False)
+        if row is None:
+            return None
+        try:
+            machine.check_alive(state_of(row), c.clock.now())
+        except DomainError:
+            return None
+        return view_of(flow_id or "", row, c)
+
+
+async def resend_code(c: Container, *, flow_id: str | None, client_ip: str | None) -> FlowView:
+    async def step(tx: UnitOfWork, row: Flow) -> None:
+        _require(c, row, FlowStep.CODE)
+        if row.code_verified:  # back at CODE with the number already confirmed: nothing to send
+            raise DomainError(ErrorCode.WRONG_STEP, "flowId")
+        await codes.resend_code(tx, c, row, client_ip=client_ip)
+
+    return await _run_step(c, flow_id, step)
+
+
+async def confirm_code(c: Container, *, flow_id: str | None, code: str | None) -> FlowView:
+    """«Подтвердить номер». Back at CODE after the number was confirmed, it moves on without a code."""
+
+    async def step(tx: UnitOfWork, row: Flow) -> None:
+        _require(c, row, FlowStep.CODE)
+        if not row.code_verified:
+            try:
+                codes.verify_code(c, row, code)
+            except DomainError as exc:
+                if exc.code == ErrorCode.INVALID_CODE:
+                    await tx.commit()  # the wrong try counts
+                raise
+        _move(c, row, FlowStep.ACCOUNT if row.kind == FlowKind.REGISTRATION else FlowStep.PASSWORD)
+
+    return await _run_step(c, flow_id, step)
+
+
+async def prove_account(
+    c: Container,
+    *,
+    flow_id: str | None,
+    period: str | None,
+    account_number: str | None,
+    amount_due: str | None,
+) -> FlowView:
+    async def step(tx: UnitOfWork, row: Flow) -> None:
+        _require(c, row, FlowStep.ACCOUNT)
+        proven = await accounts.prove_account(
+            tx,
+            c,
+            period=period,
+            account_number=account_number,
+            amount_due=amount_due,
+            limiter_keys=(f"acct:flow:{row.id}", f"acct:phone:{row.phone}"),
+        )
+        _move(
+            c,
+            row,
+            FlowStep.ADDRESS,
+            {
+                "period": proven.period,
+                "account_number": proven.account_number,
+                "amount_due": proven.amount_due,
+                "amount_kopecks": proven.amount_kopecks,
+                "address": proven.address,
+            },
+        )
+
+    return await _run_step(c, flow_id, step)
+
+
+async def confirm_address(c: Container, *, flow_id: str | None) -> FlowView:
+    async def step(_tx: UnitOfWork, row: Flow) -> None:
+        _require(c, row, FlowStep.ADDRESS)
+        _move(c, row, FlowStep.PERSONAL)
+
+    return await _run_step(c, flow_id, step)
+
+
+async def set_personal_data(
+    c: Container,
+    *,
+    flow_id: str | None,
+    last_name: str | None,
+    first_name: str | None,
+    middle_name: str | None,
+    birth_date: date | None,
+    email: str | None,
+    email_notifications: bool,
+    client_ip: str | None,
+) -> FlowView:
+    """«Далее» on «Регистрация: личные данные»: also the acceptance of the terms of use, recorded."""
+
+    async def step(tx: UnitOfWork, row: Flow) -> None:
+        _require(c, row, FlowStep.PERSONAL)
+        now = c.clock.now()
+        personal = parse_personal_data(
+            last_name=last_name,
+            first_name=first_name,
+            middle_name=middle_name,
+            birth_date=birth_date,
+            email=email,
+            email_notifications=email_notifications,
+            today=local_today(now),
+        )
+        if await email_taken(tx, personal.email):
+            raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
+        version = c.settings.terms_version
+        tx.session.add(
+            Consent(
+                kind=CONSENT_TERMS,
+                phone=row.phone,
+                flow_id=row.id,
+                terms_version=version,
+                client_ip=client_ip,
+                accepted_at=now,
+            )
+        )
+        _move(
+            c,
+            row,
+            FlowStep.PASSWORD,
+            {
+                "last_name": personal.last_name,
+                "first_name": personal.first_name,
+                "middle_name": personal.middle_name,
+                "birth_date": personal.birth_date.isoformat() if personal.birth_date else None,
+                "email": personal.email,
+                "email_notifications": personal.email_notifications,
+                "terms_version": version,
+                "terms_accepted_at": now.isoformat(),
+            },
+        )
+
+    return await _run_step(c, flow_id, step)
+
+
+async def go_back(c: Container, *, flow_id: str | None) -> FlowView:
+    async def step(_tx: UnitOfWork, row: Flow) -> None:
+        now = c.clock.now()
+        store(row, machine.back(state_of(row), now), now=now)
+
+    return await _run_step(c, flow_id, step)
+
+
+async def cancel_flow(c: Container, *, flow_id: str | None) -> None:
+    async def step(_tx: UnitOfWork, row: Flow) -> None:
+        now = c.clock.now()
+        store(row, machine.cancel(state_of(row), now), now=now)
+
+    await _run_step(c, flow_id, step)
+
+
+# --- the password step: completion ---------------------------------------------------------------------------
+async def set_password(
+    c: Container,
+    *,
+    flow_id: str | None,
+    password: str | None,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+) -> Completion:
+    """Registration: the user, their primary address, a session, the letter and «Домопульт», in ONE
+    transaction. Password reset: the new password, every session ended, the flow at LOGIN, no session."""
+    # Cheap checks first, so a wrong-step or weak password never costs an argon2 hash.
+    async with c.uow() as tx:
+        row = await load_flow(tx, flow_id, now=c.clock.now(), lock=False)
+        try:
+            _require(c, row, FlowStep.PASSWORD)
+            check_password(password)
+        except DomainError as exc:
+            with_flow(exc, view_of(flow_id or "", row, c))
+            raise
+    assert password is not None
+    password_hash = await c.hasher.hash(normalize_password(password))  # in the hasher's thread pool
+
+    async with c.uow() as tx:
+        row = await load_flow(tx, flow_id, now=c.clock.now())
+        try:
+            _require(c, row, FlowStep.PASSWORD)  # again, under the lock: a racing twin may have finished
+            if row.kind == FlowKind.REGISTRATION:
+                completion = await _complete_registration(
+                    tx, c, row, flow_id or "", password_hash, client_ip, user_agent
+                )
+            else:
+                completion = await _complete_reset(tx, c, row, flow_id or "", password_hash)
+        except (DomainError, DomainErrors) as exc:
+            with_flow(exc, view_of(flow_id or "", row, c))
+            raise
+        await tx.commit()
+    return completion
+
+
+def _personal_from(data: dict[str, Any]) -> PersonalData:
+    birth = data.get("birth_date")
+    return PersonalData(
+        last_name=data["last_name"],
+        first_name=data["first_name"],
+        middle_name=data.get("middle_name"),
+        birth_date=date.fromisoformat(birth) if birth else None,
+        email=data["email"],
+        email_notifications=bool(data.get("email_notifications")),
+    )
+
+
+async def _complete_registration(
+    tx: UnitOfWork,
+    c: Container,
+    row: Flow,
+    flow_id: str,
+    password_hash: str,
+    client_ip: str | None,
+    user_agent: str | None,
+) -> Completion:
+    now = c.clock.now()
+    data = dict(row.data or {})
+    user = await insert_user(
+        tx,
+        c,
+        phone=row.phone,
+        personal=_personal_from(data),
+        password_hash=password_hash,
+        source="registration",
+        account_number=data["account_number"],
+    )
+    await tx.session.execute(update(Consent).where(Consent.flow_id == row.id).values(user_id=user.id))
+    issued = await sessions.create_session(
+        tx,
+        user_id=user.id,
+        now=now,
+        ttl_seconds=c.settings.session_ttl_seconds,
+        client_ip=client_ip,
+        user_agent=user_agent,
+    )
+    await send_confirmation(tx, c, user=user)
+    await queue_crm(
+        tx, c, type=CRM_REGISTRATION, data=registration_record(row, user, now=now), occurred_at=now
+    )
+    row.user_id = user.id
+    _move(c, row, FlowStep.DONE)
+    profile = await load_profile(tx.session, user)
+    log.info("registration completed: user %s, %s", user.id, mask_phone(row.phone))
+    return Completion(flow=view_of(flow_id, row, c), session=issued, profile=profile)
+
+
+def registration_record(row: Flow, user: User, *, now: Any) -> dict[str, Any]:
+    """What «Домопульт» receives (SPEC §7): every field the resident entered — never the password."""
+    data = row.data or {}
+    return {
+        "user_id": user.id,
+        "registered_at": now.isoformat(),
+        "phone": row.phone,
+        "last_name": user.last_name,
+        "first_name": user.first_name,
+        "middle_name": user.middle_name,
+        "birth_date": user.birth_date.isoformat() if user.birth_date else None,
+        "email": user.email,
+        "email_confirmed": user.email_confirmed,
+        "email_notifications": user.email_notifications,
+        "account_number": data.get("account_number"),
+        "period": data.get("period"),
+        "amount_due": data.get("amount_due"),
+        "amount_due_kopecks": data.get("amount_kopecks"),
+        "address": data.get("address"),
+        "personal_data_consent_at": data.get("personal_data_consent_at"),
+        "terms_version": data.get("terms_version"),
+        "terms_accepted_at": data.get("terms_accepted_at"),
+    }
+
+
+async def _complete_reset(
+    tx: UnitOfWork, c: Container, row: Flow, flow_id: str, password_hash: str
+) -> Completion:
+    now = c.clock.now()
+    if (row.data or {}).get("decoy"):  # cannot get here (its code never matches); never set a password
+        raise DomainError(ErrorCode.FLOW_NOT_FOUND, "flowId")
+    user = await tx.session.get(User, row.user_id) if row.user_id else None
+    if user is None:
+        user = (await tx.session.execute(select(User).where(User.phone == row.phone))).scalar_one_or_none()
+    if user is None:  # the user was removed meanwhile
+        raise DomainError(ErrorCode.FLOW_NOT_FOUND, "flowId")
+    user.password_hash = password_hash
+    user.password_changed_at = now
+    user.updated_at = now
+    ended = await sessions.end_all_sessions(tx, user.id, now=now)
+    await clear_user_lockout(tx, user.id)  # the phone was proven: lift a sign-in lock (services.signin)
+    row.user_id = user.id
+    _move(c, row, FlowStep.LOGIN)
+    log.info("password set by SMS for user %s (%d sessions ended)", user.id, ended)
+    return Completion(flow=view_of(flow_id, row, c))

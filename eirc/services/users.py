@@ -1,0 +1,182 @@
+"""Creating residents: the one place a user row (and its first address) is written.
+
+Registration completion and `eirc users create` both go through `insert_user`, so the same rules hold:
+a phone belongs to one user (``PHONE_TAKEN``), an e-mail to one user (``EMAIL_TAKEN`` — confirmed or
+not: the column is unique, so two residents can never both sign in with one address).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
+from eirc.domain.password import check_password, normalize_password
+from eirc.domain.personal import PersonalData, local_today, parse_personal_data
+from eirc.domain.phone import mask_phone, parse_phone
+from eirc.services import accounts
+from eirc.services.email_confirmation import send_confirmation
+from eirc.services.profile import ProfileView, load_profile
+from eirc.storage.db import UnitOfWork
+from eirc.storage.tables import User, UserAddress
+
+if TYPE_CHECKING:
+    from eirc.bootstrap import Container
+
+log = logging.getLogger("eirc.users")
+
+
+async def phone_taken(tx: UnitOfWork, phone: str) -> bool:
+    return (await tx.session.execute(select(User.id).where(User.phone == phone))).first() is not None
+
+
+async def email_taken(tx: UnitOfWork, email: str, *, except_user_id: str | None = None) -> bool:
+    stmt = select(User.id).where(User.email == email)
+    if except_user_id:
+        stmt = stmt.where(User.id != except_user_id)
+    return (await tx.session.execute(stmt)).first() is not None
+
+
+async def insert_user(
+    tx: UnitOfWork,
+    c: Container,
+    *,
+    phone: str,
+    personal: PersonalData,
+    password_hash: str | None,
+    source: str,
+    account_number: str | None,
+    email_confirmed: bool = False,
+) -> User:
+    """A new user (and, with `account_number`, their primary address «Адрес 1») in the caller's tx."""
+    now = c.clock.now()
+    if await phone_taken(tx, phone):
+        raise DomainError(ErrorCode.PHONE_TAKEN, "phone")
+    if await email_taken(tx, personal.email):
+        raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
+    user = User(
+        phone=phone,
+        email=personal.email,
+        email_confirmed=email_confirmed,
+        email_notifications=personal.email_notifications,
+        last_name=personal.last_name,
+        first_name=personal.first_name,
+        middle_name=personal.middle_name,
+        birth_date=personal.birth_date,
+        password_hash=password_hash,
+        password_changed_at=now if password_hash else None,
+        source=source,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with tx.session.begin_nested():  # a racing twin: refuse cleanly, keep the transaction usable
+            tx.session.add(user)
+            await tx.session.flush()
+            if account_number:
+                tx.session.add(
+                    UserAddress(
+                        user_id=user.id,
+                        account_number=account_number,
+                        position=1,
+                        primary=True,
+                        created_at=now,
+                    )
+                )
+                await tx.session.flush()
+    except IntegrityError:
+        if await phone_taken(tx, phone):
+            raise DomainError(ErrorCode.PHONE_TAKEN, "phone") from None
+        raise DomainError(ErrorCode.EMAIL_TAKEN, "email") from None
+    return user
+
+
+@dataclass(frozen=True)
+class AccountProof:
+    account_number: str
+    period: str
+    amount_due: str
+
+
+async def create_user(
+    c: Container,
+    *,
+    phone: str,
+    password: str,
+    last_name: str,
+    first_name: str,
+    email: str,
+    middle_name: str | None = None,
+    birth_date: date | None = None,
+    email_notifications: bool = False,
+    email_confirmed: bool = False,
+    account: AccountProof | None = None,
+    source: str = "cli",
+) -> ProfileView:
+    """A resident created without SMS (support and CI: `eirc users create`), by registration's rules.
+
+    Every field is checked as in registration (all broken fields reported together); with `account` the
+    account is proved exactly as in registration (period, number, amount to the kopeck) but without an
+    attempt limit. A confirmation letter is sent unless `email_confirmed`. No «Домопульт» delivery: this
+    is not a resident's registration.
+    """
+    errors: list[DomainError] = []
+    parsed_phone = ""
+    personal: PersonalData | None = None
+    try:
+        parsed_phone = parse_phone(phone)
+    except DomainError as exc:
+        errors.append(exc)
+    try:
+        personal = parse_personal_data(
+            last_name=last_name,
+            first_name=first_name,
+            middle_name=middle_name,
+            birth_date=birth_date,
+            email=email,
+            email_notifications=email_notifications,
+            today=local_today(c.clock.now()),
+        )
+    except DomainErrors as exc:
+        errors.extend(exc.errors)
+    try:
+        check_password(password)
+    except DomainError as exc:
+        errors.append(exc)
+    if errors:
+        raise DomainErrors(errors)
+    assert personal is not None
+    password_hash = await c.hasher.hash(normalize_password(password))
+    async with c.uow() as tx:
+        account_number = None
+        if account is not None:
+            proven = await accounts.prove_account(
+                tx,
+                c,
+                period=account.period,
+                account_number=account.account_number,
+                amount_due=account.amount_due,
+                limiter_keys=(),
+            )
+            account_number = proven.account_number
+        user = await insert_user(
+            tx,
+            c,
+            phone=parsed_phone,
+            personal=personal,
+            password_hash=password_hash,
+            source=source,
+            account_number=account_number,
+            email_confirmed=email_confirmed,
+        )
+        if not email_confirmed:
+            await send_confirmation(tx, c, user=user)
+        profile = await load_profile(tx.session, user)
+        await tx.commit()
+    log.info("user %s created (%s) for %s", user.id, source, mask_phone(parsed_phone))
+    return profile
