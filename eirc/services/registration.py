@@ -26,7 +26,7 @@ from eirc.domain.flows import FlowKind, FlowStep
 from eirc.domain.password import check_password, normalize_password
 from eirc.domain.personal import PersonalData, local_today, parse_personal_data
 from eirc.domain.phone import mask_phone, parse_phone
-from eirc.services import accounts, codes, sessions
+from eirc.services import accounts, codes, gosuslugi, sessions
 from eirc.services.email_confirmation import send_confirmation
 from eirc.services.flows import (
     FlowView,
@@ -197,6 +197,14 @@ async def prove_account(
 ) -> FlowView:
     async def step(tx: UnitOfWork, row: Flow) -> None:
         _require(c, row, FlowStep.ACCOUNT)
+        # What was tried, kept with the flow: a failed proof commits (it counts), and a connection request
+        # filed next carries the account the resident tried (services.connection_requests).
+        row.data = {
+            **(row.data or {}),
+            "tried_account_number": accounts.normalize_account_number(account_number),
+            "tried_period": (period or "").strip(),
+            "tried_amount_due": (amount_due or "").strip(),
+        }
         proven = await accounts.prove_account(
             tx,
             c,
@@ -375,6 +383,7 @@ async def _complete_registration(
         source="registration",
         account_number=data["account_number"],
     )
+    await gosuslugi.link_new_user(tx, c, user, data)  # a flow started by «Вход через портал Госуслуги»
     await tx.session.execute(update(Consent).where(Consent.flow_id == row.id).values(user_id=user.id))
     issued = await sessions.create_session(
         tx,

@@ -144,7 +144,9 @@ class ConnectionRequest(SQLModel, table=True):
     flat: str | None = Field(default=None, max_length=20)
     email: str = Field(max_length=254)
     email_notifications: bool = False
-    account_number: str | None = Field(default=None, max_length=32)
+    account_number: str | None = Field(default=None, max_length=64)  # the account the resident tried, if any
+    account_period: str | None = Field(default=None, max_length=7)  # …with the period and the amount typed
+    account_amount_due: str | None = Field(default=None, max_length=64)
     status: str = Field(default="new", max_length=20, index=True)  # new | in_progress | resolved | rejected
     assignee: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=1000)

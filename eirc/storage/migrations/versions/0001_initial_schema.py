@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 06:37:50.143310
+Create Date: 2026-11-25 07:07:51.487448
 """
 
 from collections.abc import Sequence
@@ -63,7 +63,9 @@ def upgrade() -> None:
         sa.Column("flat", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("email_notifications", sa.Boolean(), nullable=False),
-        sa.Column("account_number", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("account_number", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("account_period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=True),
+        sa.Column("account_amount_due", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("assignee", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
