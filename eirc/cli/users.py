@@ -155,12 +155,21 @@ def import_users(
     )
     task = progress.add_task("import", total=None)
 
+    started = False
+
     def advance(done: int, total: int) -> None:
+        nonlocal started
+        if not started:  # only once the file was found readable: a refused file prints one line, no bar
+            progress.start()
+            started = True
         progress.update(task, completed=done, total=total)
 
     async def work(c: Any) -> Any:
-        with progress:
+        try:
             return await import_service(c, path, batch_size=batch_size, progress=advance)
+        finally:
+            if started:
+                progress.stop()
 
     report = _with_container(work, plain=(UserFileError,))
     if as_json:

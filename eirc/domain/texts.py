@@ -86,6 +86,66 @@ LOGIN_SUSPENDED = (
     "по СМС («Я забыл пароль») или обратитесь в службу поддержки"
 )
 
+# --- connection requests: what the resident is told (ours) ---------------------------------------------
+# SMS texts name no number: nothing in them looks like a code.
+REQUEST_RESOLVED_SMS = (
+    "МосОблЕИРЦ: ваш адрес добавлен. Зарегистрируйтесь в личном кабинете по номеру телефона."
+)
+REQUEST_REJECTED_SMS = "МосОблЕИРЦ: заявка на подключение отклонена. Причина: {reason}"
+REQUEST_TAKEN_SUBJECT = "МосОблЕИРЦ Онлайн: заявка на подключение принята в работу"
+REQUEST_TAKEN_LETTER = (
+    "Здравствуйте, {name}!\n\n"
+    "Ваша заявка на подключение адреса «{address}» принята в работу. Как только адрес будет добавлен "
+    "в систему, мы сообщим вам по СМС и по электронной почте."
+)
+REQUEST_RESOLVED_SUBJECT = "МосОблЕИРЦ Онлайн: ваш адрес добавлен"
+REQUEST_RESOLVED_LETTER = (
+    "Здравствуйте, {name}!\n\n"
+    "Ваш адрес «{address}» добавлен в систему. Зарегистрируйтесь в личном кабинете «МосОблЕИРЦ Онлайн» "
+    "по номеру телефона {phone}:\n{link}"
+)
+REQUEST_REJECTED_SUBJECT = "МосОблЕИРЦ Онлайн: заявка на подключение отклонена"
+REQUEST_REJECTED_LETTER = (
+    "Здравствуйте, {name}!\n\n"
+    "К сожалению, мы не смогли добавить ваш адрес «{address}» в систему.\n"
+    "Причина: {reason}\n\n"
+    "Если данные можно уточнить, отправьте новую заявку на подключение в личном кабинете "
+    "«МосОблЕИРЦ Онлайн»:\n{link}"
+)
+
+# --- profile (ours) -------------------------------------------------------------------------------------
+# NOT_FOUND for an address id that is not one of the caller's (another resident's, unknown, malformed).
+ADDRESS_NOT_FOUND = "Адрес не найден в вашем профиле"
+
+# --- Госуслуги (ours; docs/gosuslugi.md) -----------------------------------------------------------------
+# INVALID_TOKEN (field state): the sign-in came back with a state that is unknown, used or expired.
+GOSUSLUGI_STATE_INVALID = "Сеанс входа через портал Госуслуги устарел или уже завершен. Начните вход заново"
+# INVALID_TOKEN (field code): the provider refused the code, or its answer failed a check.
+GOSUSLUGI_LOGIN_FAILED = "Не удалось подтвердить вход через портал Госуслуги. Начните вход заново"
+GOSUSLUGI_PHONE_REQUIRED = (
+    "В учетной записи Госуслуг нет подтвержденного номера мобильного телефона. Подтвердите номер "
+    "на портале Госуслуг или зарегистрируйтесь по номеру телефона"
+)
+# PHONE_TAKEN: the provider's phone belongs to a resident whose profile is not linked yet.
+GOSUSLUGI_PHONE_TAKEN = (
+    "Этот номер телефона уже зарегистрирован. Войдите по номеру телефона и паролю, "
+    "а затем привяжите Госуслуги в профиле"
+)
+# GOSUSLUGI_ALREADY_LINKED when the signed-in profile is linked to another Госуслуги account.
+GOSUSLUGI_OTHER_ACCOUNT_LINKED = "К вашему профилю уже привязана другая учетная запись Госуслуг"
+# The browser pages of /auth/gosuslugi/login and /auth/gosuslugi/callback.
+GOSUSLUGI_SIGNED_IN_TITLE = "Вход выполнен"
+GOSUSLUGI_SIGNED_IN_TEXT = "Вы вошли в личный кабинет через портал Госуслуги."
+GOSUSLUGI_LINKED_TEXT = "Учетная запись Госуслуг привязана к вашему профилю."
+GOSUSLUGI_CONTINUE_TITLE = "Продолжите регистрацию"
+GOSUSLUGI_CONTINUE_TEXT = (
+    "Номер телефона подтвержден порталом Госуслуги. Чтобы завершить регистрацию, укажите лицевой счет."
+)
+GOSUSLUGI_FAILED_TITLE = "Не удалось войти через Госуслуги"
+GOSUSLUGI_CANCELLED_TEXT = (
+    "Вход через портал Госуслуги не выполнен. Попробуйте еще раз или войдите по номеру телефона"
+)
+
 # --- error code → text ------------------------------------------------------------------------------
 ERROR_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.REQUIRED: REQUIRED_FIELD,
@@ -129,6 +189,7 @@ ERROR_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.INVALID_INPUT: "Некорректное значение",
     ErrorCode.GOSUSLUGI_UNAVAILABLE: "Вход через портал Госуслуги сейчас недоступен",
     ErrorCode.GOSUSLUGI_ALREADY_LINKED: ("Эта учетная запись Госуслуг уже привязана к другому профилю"),
+    ErrorCode.GOSUSLUGI_PHONE_REQUIRED: GOSUSLUGI_PHONE_REQUIRED,
 }
 
 

@@ -22,6 +22,30 @@ class IssuedSession:
     session_id: str
 
 
+def new_session(
+    *,
+    user_id: str,
+    now: datetime,
+    ttl_seconds: int,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[IssuedSession, dict]:
+    """A new session: what the client gets, and the row's values (for a Core insert on a hot path)."""
+    token = new_token()
+    sid = token_digest(token)
+    expires = now + timedelta(seconds=ttl_seconds)
+    values = {
+        "id": sid,
+        "user_id": user_id,
+        "created_at": now,
+        "expires_at": expires,
+        "last_used_at": now,
+        "client_ip": client_ip,
+        "user_agent": (user_agent or "")[:300] or None,
+    }
+    return IssuedSession(token=token, expires_at=expires, session_id=sid), values
+
+
 async def create_session(
     tx: UnitOfWork,
     *,
@@ -32,21 +56,11 @@ async def create_session(
     user_agent: str | None = None,
 ) -> IssuedSession:
     """A new session inside the caller's transaction."""
-    token = new_token()
-    sid = token_digest(token)
-    expires = now + timedelta(seconds=ttl_seconds)
-    tx.session.add(
-        Session(
-            id=sid,
-            user_id=user_id,
-            created_at=now,
-            expires_at=expires,
-            last_used_at=now,
-            client_ip=client_ip,
-            user_agent=(user_agent or "")[:300] or None,
-        )
+    issued, values = new_session(
+        user_id=user_id, now=now, ttl_seconds=ttl_seconds, client_ip=client_ip, user_agent=user_agent
     )
-    return IssuedSession(token=token, expires_at=expires, session_id=sid)
+    tx.session.add(Session(**values))
+    return issued
 
 
 async def resolve(uow: UnitOfWorkFactory, token: str | None, *, now: datetime) -> tuple[Session, User] | None:

@@ -1,0 +1,520 @@
+"""Sign-in (SPEC §4, §11): login by phone or confirmed e-mail, the lockout, sessions, password change.
+
+The rules, and why (docs/signin.md has the long version):
+
+- A login is a phone number in any spelling people type, or an e-mail (it contains «@»). A login that
+  is neither, an unknown login, a user without a password and a wrong password all answer
+  ``INVALID_CREDENTIALS`` with the same text after exactly one argon2 verification (against a dummy hash
+  when there is no stored one), so neither the answer nor its timing tells whether the person exists.
+- Every attempt is counted *before* the password is verified: one atomic statement reserves an attempt
+  on the subject's counter unless it is locked. A subject is the user (so the phone and the e-mail share
+  one counter) or, for an unknown login, the normalized login string (so an unknown login locks exactly
+  like a known one). After ``EIRC_LOGIN_MAX_FAILURES`` consecutive failures the subject is locked for
+  ``EIRC_LOGIN_LOCKOUT_SECONDS`` (``LOGIN_LOCKED``, even for the right password). Because the attempt is
+  reserved before the slow hash, concurrent requests — several processes, or several aliased fields —
+  can never get more passwords checked than the attempts left. A success clears the counters; time
+  alone does not (failures are consecutive until a success), only the end of a lock starts a new round.
+- NIST SP 800-63B's ceiling of 100 consecutive failures per account: each lock adds its round of failures
+  to a second counter; when one more round would pass ``MAX_CONSECUTIVE_FAILURES``, the lock becomes a
+  suspension (``LOGIN_LOCKED`` with its own text) that time does not lift — a password reset by SMS or
+  `eirc users unlock` does.
+- Per client address, at most ``EIRC_LOGIN_PER_CLIENT_PER_MINUTE`` attempts (``RATE_LIMITED``), counted
+  before anything else: one source can neither walk through many accounts nor lock many residents out.
+- All counters live in the database (`counter` table), so the limits hold across gateway processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from eirc.domain import texts
+from eirc.domain.email import parse_email
+from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
+from eirc.domain.password import check_password, normalize_password
+from eirc.domain.phone import mask_phone, parse_phone
+from eirc.security import token_digest
+from eirc.services import sessions
+from eirc.services.profile import ProfileView, load_profile
+from eirc.storage.db import UnitOfWork
+from eirc.storage.tables import Counter, Session, User
+from eirc.storage.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from eirc.bootstrap import Container
+
+log = logging.getLogger("eirc.signin")
+
+# NIST SP 800-63B §5.2.2: no more than 100 consecutive failed attempts on one account.
+MAX_CONSECUTIVE_FAILURES = 100
+# Failures are consecutive until a success: the counters keep them this long (a row's life, for purging).
+MEMORY_SECONDS = 365 * 86400
+# A suspension is a lock that time does not lift in practice; a success path (SMS reset, support) does.
+SUSPENSION_SECONDS = 100 * 365 * 86400
+# «мы отправили повторное письмо»: at most one confirmation letter per this many seconds.
+EMAIL_RESEND_SECONDS = 300
+CLIENT_WINDOW_SECONDS = 60
+
+_counter = Counter.__table__  # type: ignore[attr-defined]
+Executor = AsyncConnection | AsyncSession  # Core statements run on either
+
+
+# --- logins and subjects -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParsedLogin:
+    kind: str  # phone | email | invalid
+    value: str  # normalized phone / e-mail, or the stripped, lower-cased text
+
+
+def parse_login(raw: str) -> ParsedLogin:
+    """A phone in any accepted spelling, or an e-mail when it contains «@»; otherwise `invalid`."""
+    text = raw.strip()
+    try:
+        if "@" in text:
+            return ParsedLogin("email", parse_email(text, "login"))
+        return ParsedLogin("phone", parse_phone(text))
+    except DomainError:
+        return ParsedLogin("invalid", text.lower())
+
+
+def user_subject(user_id: str) -> str:
+    return f"u:{user_id}"
+
+
+def login_subject(c: Container, login: ParsedLogin) -> str:
+    # Keyed by an HMAC so the counter table holds no phone numbers or e-mails of strangers.
+    return "l:" + c.secrets.mac("login-subject", login.kind, login.value)[:40]
+
+
+def fail_key(subject: str) -> str:
+    return f"login:fail:{subject}"
+
+
+def streak_key(subject: str) -> str:
+    return f"login:streak:{subject}"
+
+
+def client_key(client_ip: str) -> str:
+    return f"login:client:{client_ip}"
+
+
+async def find_user_by_login(tx: UnitOfWork, login: ParsedLogin) -> User | None:
+    if login.kind == "phone":
+        stmt = select(User).where(User.phone == login.value)
+    elif login.kind == "email":
+        stmt = select(User).where(User.email == login.value)
+    else:
+        return None
+    return (await tx.session.execute(stmt)).scalar_one_or_none()
+
+
+# --- the attempt counters --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attempt:
+    subject: str
+    count: int  # consecutive attempts of the subject since its last success or lock, this one included
+
+
+def _dialect(db: Executor) -> str:
+    return db.dialect.name if isinstance(db, AsyncConnection) else db.bind.dialect.name  # type: ignore[union-attr]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+# One statement for the subject's and the client's counters. Plain SQL that SQLite (≥ 3.35) and PostgreSQL
+# both accept: SQLAlchemy does not cache the compiled form of a multi-row upsert, and this runs on every
+# attempt. A key that is locked keeps its values; an expired one (the client's window, or a lock that ended —
+# its `expires_at` is the end of the lock) starts afresh; otherwise the count goes up by one.
+_RESERVE_SET = """
+ON CONFLICT ("key") DO UPDATE SET
+  "count" = CASE WHEN counter.locked_until IS NOT NULL AND counter.locked_until > :now THEN counter."count"
+                 WHEN counter.expires_at <= :now THEN 1 ELSE counter."count" + 1 END,
+  expires_at = CASE WHEN counter.locked_until IS NOT NULL AND counter.locked_until > :now THEN counter.expires_at
+                    WHEN counter.expires_at <= :now THEN excluded.expires_at ELSE counter.expires_at END,
+  locked_until = CASE WHEN counter.locked_until IS NOT NULL AND counter.locked_until > :now
+                      THEN counter.locked_until ELSE NULL END
+RETURNING "key", "count", locked_until
+"""
+_RESERVE_TYPES = {"now": UTCDateTime(), "subject_expires": UTCDateTime(), "client_expires": UTCDateTime()}
+# Constant SQL text only; every value is a bound parameter.
+_RESERVE_SUBJECT = (
+    text('INSERT INTO counter ("key", "count", expires_at) VALUES (:subject, 1, :subject_expires)' + _RESERVE_SET)  # noqa: S608
+    .bindparams(*(bindparam(k, type_=t) for k, t in _RESERVE_TYPES.items() if k != "client_expires"))
+    .columns(locked_until=UTCDateTime())
+)
+_RESERVE_BOTH = (
+    text(
+        'INSERT INTO counter ("key", "count", expires_at) VALUES (:client, 1, :client_expires), '  # noqa: S608
+        "(:subject, 1, :subject_expires)" + _RESERVE_SET
+    )
+    .bindparams(*(bindparam(k, type_=t) for k, t in _RESERVE_TYPES.items()))
+    .columns(locked_until=UTCDateTime())
+)
+
+
+async def _reserve(
+    db: Executor, *, subject_key: str, client: str | None, now: datetime
+) -> dict[str, tuple[int, datetime | None]]:
+    """Count one attempt on the subject's key (unless it is locked) and on the client's key — one atomic
+    statement for both. Returns {key: (count, locked_until)}.
+
+    The client's key is never locked, so for it this is a plain fixed-window counter. With several rows
+    the client's comes first, so concurrent attempts always lock rows in the same order.
+    """
+    params: dict[str, object] = {
+        "now": now,
+        "subject": subject_key,
+        "subject_expires": now + timedelta(seconds=MEMORY_SECONDS),
+    }
+    stmt = _RESERVE_SUBJECT
+    if client is not None:
+        params.update(client=client, client_expires=now + timedelta(seconds=CLIENT_WINDOW_SECONDS))
+        stmt = _RESERVE_BOTH
+    rows = (await db.execute(stmt, params)).all()
+    return {key: (count, _aware(until)) for key, count, until in rows}
+
+
+def _is_suspension(locked_until: datetime, now: datetime) -> bool:
+    return locked_until - now > timedelta(seconds=SUSPENSION_SECONDS // 2)
+
+
+async def count_attempt(
+    db: Executor, c: Container, *, subject: str, client_ip: str | None
+) -> Attempt | DomainError:
+    """Count one password attempt for `subject` and the client: the attempt, or the refusal to answer
+    without verifying anything (the caller commits, so the client's count stays counted).
+
+    A client over its limit *raises* ``RATE_LIMITED``, so the caller's transaction rolls back and the
+    subject's counter is untouched: throttled attempts cannot lock anyone out. The client's own count is
+    rolled back too, which changes nothing — every further attempt in the window finds it over the limit.
+    """
+    s = c.settings
+    now = c.clock.now()
+    client = client_key(client_ip) if client_ip else None
+    counts = await _reserve(db, subject_key=fail_key(subject), client=client, now=now)
+    if client is not None and counts[client][0] > s.login_per_client_per_minute:
+        log.info("sign-in refused: client %s over %s attempts a minute", client_ip, s.login_per_client_per_minute)
+        raise DomainError(ErrorCode.RATE_LIMITED, None)
+    count, locked_until = counts[fail_key(subject)]
+    if locked_until is not None and locked_until > now:
+        suspended = _is_suspension(locked_until, now)
+        return DomainError(ErrorCode.LOGIN_LOCKED, None, message=texts.LOGIN_SUSPENDED if suspended else None)
+    if count > s.login_max_failures:  # the attempts left are being checked by concurrent requests
+        return DomainError(ErrorCode.LOGIN_LOCKED, None)
+    return Attempt(subject=subject, count=count)
+
+
+async def begin_attempt(tx: UnitOfWork, c: Container, *, subject: str, client_ip: str | None) -> Attempt:
+    """`count_attempt` in a unit of work: commits (unless rate-limited), and raises the refusal if any."""
+    outcome = await count_attempt(tx.session, c, subject=subject, client_ip=client_ip)
+    await tx.commit()
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+async def attempt_failed(db: Executor, c: Container, attempt: Attempt) -> None:
+    """The attempt was counted already; lock the subject when it was the last one allowed.
+
+    Each lock adds its failures to the subject's consecutive-failures counter; when one more round would
+    pass NIST's ceiling, the lock becomes a suspension that only a success path lifts (SMS reset, support).
+    """
+    s = c.settings
+    if attempt.count < s.login_max_failures:
+        return
+    now = c.clock.now()
+    t = _counter.c
+    stmt = (postgresql.insert if _dialect(db) == "postgresql" else sqlite.insert)(_counter)
+    stmt = stmt.values(
+        key=streak_key(attempt.subject), count=attempt.count, expires_at=now + timedelta(seconds=MEMORY_SECONDS)
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.key], set_={"count": t.count + stmt.excluded.count}
+    ).returning(t.count)
+    streak = (await db.execute(stmt)).scalar_one()
+    if streak + s.login_max_failures > MAX_CONSECUTIVE_FAILURES:
+        until = now + timedelta(seconds=SUSPENSION_SECONDS)
+        log.warning("password sign-in suspended for %s: %s consecutive failures", attempt.subject[:10], streak)
+    else:
+        until = now + timedelta(seconds=s.login_lockout_seconds)
+        log.info("sign-in locked for %s until %s", attempt.subject[:10], until.isoformat())
+    await db.execute(
+        update(_counter)
+        .where(_counter.c.key == fail_key(attempt.subject))
+        .values(locked_until=until, expires_at=until)
+    )
+
+
+async def clear_failures(db: Executor | UnitOfWork, subject: str) -> None:
+    executor = db.session if isinstance(db, UnitOfWork) else db
+    await executor.execute(delete(_counter).where(_counter.c.key.in_([fail_key(subject), streak_key(subject)])))
+
+
+async def clear_user_lockout(tx: UnitOfWork, user_id: str) -> None:
+    """Lift the user's lock and forget their failures (a success, a password reset, support)."""
+    await clear_failures(tx, user_subject(user_id))
+
+
+@dataclass(frozen=True)
+class LockState:
+    failed_attempts: int  # since the last success or the end of the last lock
+    consecutive_failures: int  # since the last success, across locks
+    locked_until: datetime | None
+    suspended: bool
+
+
+async def lock_state(tx: UnitOfWork, c: Container, subject: str) -> LockState:
+    now = c.clock.now()
+    t = _counter.c
+    rows = {
+        r.key: r
+        for r in (
+            await tx.session.execute(
+                select(t.key, t.count, t.expires_at, t.locked_until).where(
+                    t.key.in_([fail_key(subject), streak_key(subject)])
+                )
+            )
+        ).all()
+    }
+    fail = rows.get(fail_key(subject))
+    streak = rows.get(streak_key(subject))
+    failed = fail.count if fail is not None and _aware(fail.expires_at) > now else 0
+    locked_until = _aware(fail.locked_until) if fail is not None else None
+    if locked_until is not None and locked_until <= now:
+        locked_until = None
+    closed = streak.count if streak is not None and _aware(streak.expires_at) > now else 0
+    return LockState(
+        failed_attempts=failed,
+        consecutive_failures=closed + (failed if locked_until is None else 0),
+        locked_until=locked_until,
+        suspended=locked_until is not None and _is_suspension(locked_until, now),
+    )
+
+
+# --- login ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: str
+    session: sessions.IssuedSession
+    profile: ProfileView | None  # None when not asked for (`with_profile=False`)
+
+
+def _required(login: str | None, password: str | None) -> None:
+    missing = []
+    if not (login or "").strip():
+        missing.append(DomainError(ErrorCode.REQUIRED, "login"))
+    if not password:
+        missing.append(DomainError(ErrorCode.REQUIRED, "password"))
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise DomainErrors(missing)
+
+
+async def login(
+    c: Container,
+    *,
+    login: str | None,
+    password: str | None,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+    with_profile: bool = True,
+) -> SignedIn:
+    """Sign in by phone or confirmed e-mail: a new session, or a DomainError (see the module's rules).
+
+    `with_profile=False` skips loading the profile (the client did not ask for it).
+    """
+    _required(login, password)
+    assert login is not None and password is not None
+    parsed = parse_login(login)
+    engine = c.uow.engine
+    # The hot path is plain Core on one connection per transaction: two statements before the hash, two
+    # after it (the login's latency is the hash plus these round trips).
+    async with engine.begin() as conn:
+        user = await _user_row(conn, parsed)
+        subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
+        attempt = await count_attempt(conn, c, subject=subject, client_ip=client_ip)
+    if isinstance(attempt, DomainError):
+        raise attempt
+
+    stored = user.password_hash if user is not None else None
+    ok = await c.hasher.verify(stored, normalize_password(password))
+
+    now = c.clock.now()
+    if not ok or user is None:
+        if attempt.count >= c.settings.login_max_failures:
+            async with engine.begin() as conn:
+                await attempt_failed(conn, c, attempt)
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, None)
+    if parsed.kind == "email" and not user.email_confirmed:
+        async with c.uow() as tx:
+            await clear_failures(tx, subject)
+            sent = await _resend_confirmation(tx, c, user_id=user.id, now=now)
+            await tx.commit()
+        log.info("sign-in by an unconfirmed e-mail (user %s); letter re-sent: %s", user.id, sent)
+        raise DomainError(ErrorCode.EMAIL_NOT_CONFIRMED, "login")
+    new_hash = None
+    if c.hasher.needs_rehash(stored or ""):
+        new_hash = await c.hasher.hash(normalize_password(password))
+    issued, values = sessions.new_session(
+        user_id=user.id,
+        now=now,
+        ttl_seconds=c.settings.session_ttl_seconds,
+        client_ip=client_ip,
+        user_agent=user_agent,
+    )
+    profile = None
+    async with engine.begin() as conn:
+        await clear_failures(conn, subject)
+        if new_hash:
+            await conn.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+        await conn.execute(insert(Session).values(**values))
+        if with_profile:
+            async with AsyncSession(bind=conn, expire_on_commit=False) as orm:
+                profile = await load_profile(orm, await orm.get_one(User, user.id))
+    log.info("signed in: user %s by %s", user.id, parsed.kind if parsed.kind != "phone" else mask_phone(parsed.value))
+    return SignedIn(user_id=user.id, session=issued, profile=profile)
+
+
+async def _user_row(db: Executor, login: ParsedLogin) -> Any:
+    """(id, password_hash, email_confirmed) of the login's user, or None."""
+    columns = select(User.id, User.password_hash, User.email_confirmed)
+    if login.kind == "phone":
+        stmt = columns.where(User.phone == login.value)
+    elif login.kind == "email":
+        stmt = columns.where(User.email == login.value)
+    else:
+        return None
+    return (await db.execute(stmt)).first()
+
+
+async def _resend_confirmation(tx: UnitOfWork, c: Container, *, user_id: str, now: datetime) -> bool:
+    """Queue a new confirmation letter unless one went out in the last EMAIL_RESEND_SECONDS.
+
+    The throttle is one conditional UPDATE, so concurrent attempts in several processes send one letter.
+    """
+    from eirc.services.email_confirmation import send_confirmation
+
+    since = now - timedelta(seconds=EMAIL_RESEND_SECONDS)
+    claimed = await tx.session.execute(
+        update(User)
+        .where(User.id == user_id, or_(User.email_letter_sent_at.is_(None), User.email_letter_sent_at <= since))
+        .values(email_letter_sent_at=now)
+    )
+    if not claimed.rowcount:
+        return False
+    user = await tx.session.get(User, user_id)
+    assert user is not None
+    await send_confirmation(tx, c, user=user)
+    return True
+
+
+# --- sessions ------------------------------------------------------------------------------------------
+async def logout(c: Container, *, token: str | None) -> bool:
+    """End the caller's session; False when there is no live session."""
+    if not token:
+        return False
+    now = c.clock.now()
+    async with c.uow() as tx:
+        result = await tx.session.execute(
+            update(Session)
+            .where(
+                Session.id == token_digest(token),
+                Session.ended_at.is_(None),
+                Session.expires_at > now,
+            )
+            .values(ended_at=now)
+        )
+        await tx.commit()
+    return bool(result.rowcount)
+
+
+async def logout_everywhere(c: Container, *, token: str | None) -> bool:
+    """End every live session of the caller's user; False when there is no live session."""
+    found = await sessions.resolve(c.uow, token, now=c.clock.now()) if token else None
+    if found is None:
+        return False
+    _session, user = found
+    async with c.uow() as tx:
+        ended = await sessions.end_all_sessions(tx, user.id, now=c.clock.now())
+        await tx.commit()
+    log.info("signed out everywhere: user %s, %s sessions", user.id, ended)
+    return True
+
+
+async def live_sessions(tx: UnitOfWork, user_id: str, *, now: datetime) -> int:
+    return (
+        await tx.session.execute(
+            select(func.count())
+            .select_from(Session)
+            .where(Session.user_id == user_id, Session.ended_at.is_(None), Session.expires_at > now)
+        )
+    ).scalar_one()
+
+
+# --- password change -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PasswordChanged:
+    session: Session
+    profile: ProfileView
+    ended_sessions: int
+
+
+async def change_password(
+    c: Container,
+    *,
+    token: str | None,
+    current_password: str | None,
+    new_password: str | None,
+    client_ip: str | None = None,
+) -> PasswordChanged:
+    """Check the current password (an attempt like a login), set the new one, end every other session."""
+    found = await sessions.resolve(c.uow, token, now=c.clock.now()) if token else None
+    if found is None:
+        raise DomainError(ErrorCode.NOT_AUTHENTICATED, None)
+    own, user = found
+    errors = []
+    if not current_password:
+        errors.append(DomainError(ErrorCode.REQUIRED, "currentPassword"))
+    try:
+        check_password(new_password, "newPassword")
+    except DomainError as exc:
+        errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise DomainErrors(errors)
+    assert current_password is not None and new_password is not None
+
+    subject = user_subject(user.id)
+    async with c.uow() as tx:
+        attempt = await begin_attempt(tx, c, subject=subject, client_ip=client_ip)
+    ok = await c.hasher.verify(user.password_hash, normalize_password(current_password))
+    now = c.clock.now()
+    if not ok:
+        async with c.uow() as tx:
+            await attempt_failed(tx.session, c, attempt)
+            await tx.commit()
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "currentPassword")
+    new_hash = await c.hasher.hash(normalize_password(new_password))
+    async with c.uow() as tx:
+        await clear_failures(tx, subject)
+        await tx.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(password_hash=new_hash, password_changed_at=now, updated_at=now)
+        )
+        ended = await sessions.end_all_sessions(tx, user.id, now=now, keep_session_id=own.id)
+        fresh = await tx.session.get(User, user.id)
+        profile = await load_profile(tx.session, fresh or user)
+        await tx.commit()
+    log.info("password changed: user %s, %s other sessions ended", user.id, ended)
+    return PasswordChanged(session=own, profile=profile, ended_sessions=ended)

@@ -1,0 +1,304 @@
+"""Benchmark of sign-in (issue 6), in one run on this machine:
+
+    .venv/bin/python scripts/bench_login.py [--database-url URL] [--seconds 10] [--concurrency 8]
+
+1. argon2 verify p50 at the stored parameters (eirc.security), in this process;
+2. the raw verify rate with 2 threads (2 cores): verifications per second;
+3. a real `eirc serve --workers 2` subprocess (SQLite in a temporary directory unless --database-url; a
+   resident created with the real services first; per-client limits raised by environment variables);
+4. serial `login` p50 over HTTP (one client, keep-alive);
+5. a trivial `{ __typename }` p99, serially, without load;
+6. login throughput under a concurrent load from a second process (this script with --load: httpx async,
+   a bounded number of connections, for a bounded time, loopback only), and the trivial p99 measured
+   meanwhile from this process.
+
+Goals: login p50 ≤ 1.15 × verify p50; throughput ≥ 0.85 × the raw rate; trivial p99 under load ≤ 3 × unloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+PASSWORD = "Bench7pass"
+SECRET = "bench-login-secret-" + "z" * 32
+RESIDENTS = 32  # the load signs in many residents: one resident's concurrent attempts are capped by design
+PHONES = [f"+7916{5000000 + i:07d}" for i in range(RESIDENTS)]
+PHONE = PHONES[0]
+
+
+def login_query(phone: str) -> str:
+    return (
+        'mutation { login(login: "%s", password: "%s") { session { token } errors { code } } }'  # noqa: UP031
+        % (phone, PASSWORD)
+    )
+
+
+LOGIN = login_query(PHONE)
+TRIVIAL = "{ __typename }"
+EIRC = str(Path(sys.executable).parent / "eirc")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- 1, 2: argon2 in this process ----------------------------------------------------------------------------
+class Verifier:
+    """argon2id verify at the stored parameters (eirc.security's hasher), in this process."""
+
+    def __init__(self) -> None:
+        from eirc.security import PasswordHasher
+
+        self.hasher = PasswordHasher()
+        self.stored = self.hasher.hash_sync(PASSWORD)
+
+    def once(self) -> float:
+        t0 = time.perf_counter()
+        assert self.hasher.verify_sync(self.stored, PASSWORD)
+        return time.perf_counter() - t0
+
+    def rate(self, n: int = 80) -> float:
+        """Verifications per second with 2 threads (2 cores)."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(lambda _: self.hasher.verify_sync(self.stored, PASSWORD), range(n)))
+            return n / (time.perf_counter() - t0)
+
+
+# --- 3: the gateway ------------------------------------------------------------------------------------------
+def gateway_env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EIRC_")}
+    env.update(
+        EIRC_ENV="test",
+        EIRC_DATABASE_URL=database_url,
+        EIRC_SECRET_KEY=SECRET,
+        EIRC_LOGIN_PER_CLIENT_PER_MINUTE="100000000",
+        EIRC_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def prepare(database_url: str) -> None:
+    from eirc.bootstrap import build_container
+    from eirc.services.users import create_user
+    from eirc.settings import Settings
+    from eirc.storage.migrate import upgrade
+
+    upgrade(database_url)
+
+    async def go() -> None:
+        settings = Settings(_env_file=None, env="test", database_url=database_url, secret_key=SECRET)  # type: ignore[call-arg]
+        c = build_container(settings)
+        try:
+            for i, phone in enumerate(PHONES):
+                await create_user(
+                    c,
+                    phone=phone,
+                    password=PASSWORD,
+                    last_name="Бенчмарков",
+                    first_name="Иван",
+                    email=f"bench{i}@example.com",
+                    email_confirmed=True,
+                )
+        finally:
+            await c.dispose()
+
+    asyncio.run(go())
+
+
+def start_gateway(database_url: str, port: int, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [EIRC, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-worker"],
+        env=gateway_env(database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"eirc serve exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("eirc serve did not become healthy")
+
+
+def serial(client: httpx.Client, query: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        response = client.post("/graphql", json={"query": query})
+        times.append(time.perf_counter() - t0)
+        data = response.json()["data"]
+        if "login" in data:
+            assert data["login"]["errors"] == [], data
+    return times
+
+
+# --- 6: the load, in a second process --------------------------------------------------------------------------
+async def load(url: str, seconds: float, concurrency: int, max_requests: int) -> dict:
+    done = 0
+    failed = 0
+    reasons: dict[str, int] = {}
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        queries = [login_query(phone) for phone in PHONES]
+
+        async def one_worker(first: int) -> None:
+            nonlocal done, failed
+            i = first
+            while time.perf_counter() < stop_at and done + failed < max_requests:
+                i = (i + concurrency) % len(queries)
+                response = await client.post("/graphql", json={"query": queries[i]})
+                try:
+                    body = response.json()
+                    errors = body["data"]["login"]["errors"] if body.get("data") else body.get("errors")
+                except ValueError:
+                    errors = [{"code": f"HTTP {response.status_code}"}]
+                if response.status_code == 200 and errors == []:
+                    done += 1
+                else:
+                    failed += 1
+                    reason = str((errors or [{}])[0].get("code") or (errors or [{}])[0].get("message"))[:80]
+                    reasons[reason] = reasons.get(reason, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    return {"logins": done, "failed": failed, "reasons": reasons, "seconds": elapsed, "rate": done / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="a migrated-or-empty database (default: temporary SQLite)")
+    parser.add_argument("--seconds", type=float, default=10, help="length of the load phase")
+    parser.add_argument("--concurrency", type=int, default=8, help="connections of the load process")
+    parser.add_argument("--max-requests", type=int, default=5000)
+    parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)  # the second process
+    args = parser.parse_args()
+
+    if args.load:
+        print(json.dumps(asyncio.run(load(args.load, args.seconds, args.concurrency, args.max_requests))))
+        return
+
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores; other work on the machine skews the figures)")
+    verifier = Verifier()
+    tmp = tempfile.TemporaryDirectory()
+    database_url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
+    prepare(database_url)
+    port = free_port()
+    proc = start_gateway(database_url, port, workers=2)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            serial(client, LOGIN, 5)  # warm both workers
+            serial(client, TRIVIAL, 50)
+            # Interleaved, so that both see the same machine: one verify, one login, …
+            verify_times, login_times = [], []
+            for _ in range(60):
+                verify_times.append(verifier.once())
+                login_times.extend(serial(client, LOGIN, 1))
+            verify_p50 = statistics.median(verify_times)
+            login_p50 = statistics.median(login_times)
+
+            raw_before = verifier.rate()
+            trivial_idle = serial(client, TRIVIAL, 300)
+            loader = subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--load",
+                    url,
+                    "--seconds",
+                    str(args.seconds),
+                    "--concurrency",
+                    str(args.concurrency),
+                    "--max-requests",
+                    str(args.max_requests),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(min(1.0, args.seconds / 5))  # let the load ramp up
+            trivial_busy: list[float] = []
+            stop = threading.Event()
+
+            def watch() -> None:
+                loader.wait()
+                stop.set()
+
+            threading.Thread(target=watch, daemon=True).start()
+            while not stop.is_set():
+                trivial_busy.extend(serial(client, TRIVIAL, 1))
+                time.sleep(0.005)
+            result = json.loads(loader.stdout.read() if loader.stdout else "{}")
+            trivial_idle += serial(client, TRIVIAL, 300)
+            raw_rate = (raw_before + verifier.rate()) / 2  # before and after the load
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        tmp.cleanup()
+
+    print(f"argon2 verify p50 ............ {verify_p50 * 1000:7.2f} ms")
+    print(f"raw verify rate, 2 threads ... {raw_rate:7.1f} /s")
+    idle_p99 = pct(trivial_idle, 99)
+    busy_p99 = pct(trivial_busy, 99)
+    print(f"serial login p50 over HTTP ... {login_p50 * 1000:7.2f} ms   ({login_p50 / verify_p50:.2f} × verify; goal ≤ 1.15)")
+    print(
+        f"login throughput, 2 workers .. {result['rate']:7.1f} /s   ({result['rate'] / raw_rate:.2f} × raw; goal ≥ 0.85)"
+        f"   [{result['logins']} logins, {result['failed']} failed, {result['seconds']:.1f} s, {args.concurrency} connections]"
+    )
+    print(f"trivial p99 unloaded ......... {idle_p99 * 1000:7.2f} ms   (p50 {statistics.median(trivial_idle) * 1000:.2f} ms)")
+    print(
+        f"trivial p99 under load ....... {busy_p99 * 1000:7.2f} ms   ({busy_p99 / idle_p99:.2f} × unloaded; goal ≤ 3)"
+        f"   [{len(trivial_busy)} requests]"
+    )
+    goals = {
+        "login p50": login_p50 <= 1.15 * verify_p50,
+        "throughput": result["rate"] >= 0.85 * raw_rate,
+        "trivial p99 under load": busy_p99 <= 3 * idle_p99,
+    }
+    if result.get("reasons"):
+        print(f"  failed logins under load: {result['reasons']}")
+    for name, ok in goals.items():
+        print(f"  {'met   ' if ok else 'MISSED'} {name}")
+    if not all(goals.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
