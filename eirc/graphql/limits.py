@@ -73,7 +73,15 @@ ARGUMENT_MAX_LENGTH: dict[str, int] = {
 }
 
 
-def max_length_of(argument: str) -> int:
+# Where one argument name means something longer: (field, argument) → maximum length.
+FIELD_ARGUMENT_MAX_LENGTH: dict[tuple[str, str], int] = {
+    ("gosuslugiComplete", "code"): 4096,  # the provider's authorization code (may be a signed JWT)
+}
+
+
+def max_length_of(argument: str, field: str | None = None) -> int:
+    if field is not None and (field, argument) in FIELD_ARGUMENT_MAX_LENGTH:
+        return FIELD_ARGUMENT_MAX_LENGTH[(field, argument)]
     return ARGUMENT_MAX_LENGTH.get(argument, DEFAULT_MAX_LENGTH)
 
 
@@ -123,11 +131,12 @@ class ArgumentLengthLimits(FieldExtension):
 
     def apply(self, field: Any) -> None:
         self.payload_type = field.type if hasattr(field.type, "__strawberry_definition__") else None
+        self.field_name = field.graphql_name or _camel(field.python_name)
 
     def _too_long(self, kwargs: dict[str, Any]) -> str | None:
         for name, value in kwargs.items():
             graphql_name = _camel(name)
-            if isinstance(value, str) and len(value) > max_length_of(graphql_name):
+            if isinstance(value, str) and len(value) > max_length_of(graphql_name, self.field_name):
                 return graphql_name
         return None
 
@@ -187,12 +196,14 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 def schema_extensions() -> list:
+    """Factories, so that strawberry builds a fresh extension for every request (the parser and
+    validation caches keep their LRU at module level, shared across requests)."""
     return [
-        AddValidationRules([MaxMutationFields]),
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: AddValidationRules([MaxMutationFields]),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
     ]
