@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
+    oidc_state_ttl_seconds: int = 600  # a Госуслуги sign-in must come back within this (state, nonce, PKCE)
+    oidc_timeout_seconds: float = 10  # each call to the provider (discovery, keys, token)
+    oidc_discovery_ttl_seconds: int = 3600  # the provider's discovery document and keys are cached this long
 
     code_length: int = Field(4, ge=4, le=10)
     code_ttl_seconds: int = 300

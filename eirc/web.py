@@ -18,6 +18,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from eirc.bootstrap import Container, build_container
+from eirc.gosuslugi_pages import gosuslugi_routes
 from eirc.graphql.context import Context, bearer_of, client_ip_of
 from eirc.graphql.schema import schema as default_schema
 from eirc.http import RequestGuard
@@ -111,4 +112,4 @@ def _journey_routes(container: Container) -> list[Route]:
     return routes
 
 
-ROUTE_FACTORIES: list[Callable[[Container], list[Route]]] = [confirm_email_routes]
+ROUTE_FACTORIES: list[Callable[[Container], list[Route]]] = [confirm_email_routes, gosuslugi_routes]

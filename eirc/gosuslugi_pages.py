@@ -1,0 +1,129 @@
+"""Browser endpoints of «Вход через портал Госуслуги» (CONTRACT §3; docs/gosuslugi.md).
+
+- `GET /auth/gosuslugi/login` starts a sign-in (never a linking: a browser request carries no session) and
+  answers 302 to the provider, with the state in a cookie (HttpOnly, SameSite=Lax, path /auth/gosuslugi,
+  living as long as the state) that binds the callback to this browser.
+- `GET /auth/gosuslugi/callback?code&state` — the redirect URI registered at the provider — completes it only
+  when the state is the one in this browser's cookie (a sign-in started elsewhere — by the mutation, or by
+  someone who sends a victim their own callback link — is refused: login CSRF), and shows a small Russian
+  page: signed in, or continue the registration. A web frontend takes over from there; it should rather own
+  this URL itself and call `gosuslugiComplete` (docs/gosuslugi.md). The session token is never put in a URL;
+  outside production (EIRC_ENV development/test) the page shows the session token or the flow id, so a
+  developer can go on in GraphiQL.
+
+Every failure is a page — 400 for a refused or cancelled sign-in, 429 when throttled, 503 when the provider
+(or the database) cannot be reached — never a 500. `HEAD` of the callback does nothing (link previewers).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from eirc.bootstrap import Container
+from eirc.domain import texts
+from eirc.domain.errors import DomainError, ErrorCode
+from eirc.graphql.context import client_ip_of
+from eirc.pages import page
+from eirc.services import gosuslugi
+
+log = logging.getLogger("eirc.pages")
+
+COOKIE = "eirc_gosuslugi_state"
+COOKIE_PATH = "/auth/gosuslugi"
+_REDIRECT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _failure(exc: DomainError) -> HTMLResponse:
+    status = {ErrorCode.GOSUSLUGI_UNAVAILABLE: 503, ErrorCode.RATE_LIMITED: 429}.get(exc.code, 400)
+    # A callback without a usable code: the form-field texts of REQUIRED / TOO_LONG mean nothing on a page.
+    text = texts.GOSUSLUGI_LOGIN_FAILED if exc.field == "code" else exc.message
+    return page(texts.GOSUSLUGI_FAILED_TITLE, text, status=status, ok=False)
+
+
+def _unexpected() -> HTMLResponse:
+    return page(texts.GOSUSLUGI_FAILED_TITLE, texts.PAGE_UNAVAILABLE_TEXT, status=503, ok=False)
+
+
+def gosuslugi_routes(container: Container) -> list[Route]:
+    settings = container.settings
+    secure_cookie = settings.public_url.startswith("https://")
+
+    async def login(request: Request) -> Response:
+        try:
+            started = await gosuslugi.start(container, user_id=None, client_ip=client_ip_of(request))
+        except DomainError as exc:
+            return _failure(exc)
+        except Exception:  # the page answers, it does not crash
+            log.exception("Госуслуги login page failed")
+            return _unexpected()
+        response = RedirectResponse(started.url, status_code=302, headers=_REDIRECT_HEADERS)
+        response.set_cookie(
+            COOKIE,
+            started.state,
+            max_age=settings.oidc_state_ttl_seconds,
+            path=COOKIE_PATH,
+            secure=secure_cookie,
+            httponly=True,
+            samesite="lax",  # sent on the provider's top-level redirect back to us, not on cross-site posts
+        )
+        return response
+
+    async def callback(request: Request) -> Response:
+        if request.method == "HEAD":
+            return page(texts.GOSUSLUGI_SIGNED_IN_TITLE, "", status=200, ok=True)
+        params = request.query_params
+        state = params.get("state", "")
+        bound = request.cookies.get(COOKIE, "")
+        response: HTMLResponse
+        if not state or not bound or not hmac.compare_digest(bound.encode(), state.encode()):
+            response = page(texts.GOSUSLUGI_FAILED_TITLE, texts.GOSUSLUGI_STATE_INVALID, status=400, ok=False)
+        elif params.get("error"):  # the resident declined at the provider (or it failed): the state is spent
+            try:
+                await gosuslugi.abandon(container, state=state)
+            except Exception:  # it would expire anyway
+                log.exception("Госуслуги callback: could not spend an abandoned state")
+            response = page(
+                texts.GOSUSLUGI_FAILED_TITLE, texts.GOSUSLUGI_CANCELLED_TEXT, status=400, ok=False
+            )
+        else:
+            response = await _complete(request, state)
+        response.delete_cookie(COOKIE, path=COOKIE_PATH, secure=secure_cookie, httponly=True, samesite="lax")
+        return response
+
+    async def _complete(request: Request, state: str) -> HTMLResponse:
+        try:
+            done = await gosuslugi.complete(
+                container,
+                code=request.query_params.get("code"),
+                state=state,
+                session_user_id=None,
+                client_ip=client_ip_of(request),
+                user_agent=request.headers.get("user-agent"),
+            )
+        except DomainError as exc:
+            return _failure(exc)
+        except Exception:
+            log.exception("Госуслуги callback page failed")
+            return _unexpected()
+        development = settings.is_development
+        if done.outcome == gosuslugi.Outcome.REGISTRATION and done.flow is not None:
+            text = texts.GOSUSLUGI_CONTINUE_TEXT
+            if development:
+                text += f" [разработка] flowId: {done.flow.id}"
+            return page(texts.GOSUSLUGI_CONTINUE_TITLE, text, status=200, ok=True)
+        if done.outcome == gosuslugi.Outcome.LINKED:
+            return page(texts.GOSUSLUGI_LINKED, texts.GOSUSLUGI_LINKED_TEXT, status=200, ok=True)
+        text = texts.GOSUSLUGI_SIGNED_IN_TEXT
+        if development and done.session is not None:
+            text += f" [разработка] Authorization: Bearer {done.session.token}"
+        return page(texts.GOSUSLUGI_SIGNED_IN_TITLE, text, status=200, ok=True)
+
+    return [
+        Route("/auth/gosuslugi/login", login, methods=["GET"]),
+        Route(gosuslugi.CALLBACK_PATH, callback, methods=["GET", "HEAD"]),
+    ]

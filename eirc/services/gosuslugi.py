@@ -1,0 +1,421 @@
+"""«Вход через портал Госуслуги» (SPEC §9; docs/gosuslugi.md): sign in, link a profile, or start a
+registration with what the provider vouches for.
+
+`start` → the provider's authorize URL. `state`, `nonce` and the PKCE verifier are fresh random secrets
+(32 bytes each), single-use, living `oidc_state_ttl_seconds`; the `oidc_state` row keeps the SHA-256 of the
+state and of the nonce and the verifier encrypted with the secret key (it must be sent back once), and —
+when a signed-in resident started it — the user to link.
+
+`complete(code, state)`:
+1. the state is claimed atomically (`UPDATE … WHERE used_at IS NULL AND expires_at > now`, its verifier wiped
+   in the same statement) before anything else: unknown, used or expired → ``INVALID_TOKEN`` (field
+   ``state``), and a replay is refused even while the first attempt is still running;
+2. the code is exchanged with the verifier and the ID token checked (eirc.oidc): provider down or answering
+   garbage → ``GOSUSLUGI_UNAVAILABLE``; the code refused or the token failing a check → ``INVALID_TOKEN``
+   (field ``code``);
+3. then, by who the person is:
+   - a linking state (started with a session) → the provider identity is linked to that profile — only
+     when the same resident completes it (``NOT_AUTHENTICATED`` without the session); one identity per
+     profile and one profile per identity (``GOSUSLUGI_ALREADY_LINKED``);
+   - a person already linked (`User.gosuslugi_sub` = `sub`) → a new session and the profile;
+   - an unknown person with a verified mobile phone → a REGISTRATION flow at ACCOUNT: the phone verified (no
+     SMS), names, e-mail and birth date prefilled in the flow's data; the identity is linked when that
+     registration completes (`link_new_user`);
+   - a provider phone that is absent, unverified or not a Russian mobile → ``GOSUSLUGI_PHONE_REQUIRED``;
+   - a provider phone that belongs to a resident not linked yet → ``PHONE_TAKEN``: the resident signs in
+     by phone and password and links from the profile. A provider's «verified» flag may be years old and
+     phone numbers are reissued, so it never opens an existing account on its own.
+
+No database transaction is held while the provider is called.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from eirc.domain import texts
+from eirc.domain.email import parse_email
+from eirc.domain.errors import DomainError, ErrorCode
+from eirc.domain.flows import FlowKind, FlowStep
+from eirc.domain.names import clean_optional
+from eirc.domain.personal import check_birth_date, local_today
+from eirc.domain.phone import mask_phone, parse_phone
+from eirc.oidc import OidcClient, OidcRejected, OidcUnavailable
+from eirc.security import new_token, token_digest
+from eirc.services import sessions
+from eirc.services.flows import FlowView, create_flow, view_of
+from eirc.services.profile import ProfileView, load_profile, lock_user
+from eirc.storage import counters
+from eirc.storage.db import UnitOfWork
+from eirc.storage.tables import Consent, OidcState, User
+
+if TYPE_CHECKING:
+    from eirc.bootstrap import Container
+
+log = logging.getLogger("eirc.gosuslugi")
+
+CALLBACK_PATH = "/auth/gosuslugi/callback"
+STARTS_PER_CLIENT_PER_HOUR = 60  # each start writes a row: one client address cannot fill the table
+MAX_STATE_LENGTH = 256
+MAX_CODE_LENGTH = 4096  # providers' codes may be long (signed JWTs)
+MAX_SUB_LENGTH = 255  # User.gosuslugi_sub
+_CLIENT_KEY = "oidc_client"
+
+
+# --- the provider ------------------------------------------------------------------------------------------
+def unavailable() -> DomainError:
+    return DomainError(ErrorCode.GOSUSLUGI_UNAVAILABLE)
+
+
+def provider(c: Container) -> OidcClient:
+    """The configured provider (one per container: it caches discovery and keys), or GOSUSLUGI_UNAVAILABLE."""
+    s = c.settings
+    if not s.oidc_issuer:
+        raise unavailable()
+    if not s.oidc_client_id:
+        log.error("EIRC_OIDC_ISSUER is set but EIRC_OIDC_CLIENT_ID is not: Госуслуги sign-in is off")
+        raise unavailable()
+    client = c.extras.get(_CLIENT_KEY)
+    if client is None:
+        client = OidcClient(
+            issuer=s.oidc_issuer,
+            client_id=s.oidc_client_id,
+            client_secret=s.oidc_client_secret,
+            redirect_uri=s.public_url.rstrip("/") + CALLBACK_PATH,
+            clock=c.clock,
+            timeout=s.oidc_timeout_seconds,
+            discovery_ttl_seconds=s.oidc_discovery_ttl_seconds,
+        )
+        c.extras[_CLIENT_KEY] = client
+    return client
+
+
+# --- gosuslugiStart ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    url: str
+    state: str  # for the browser route's cookie (binds the callback to the browser that started it)
+
+
+async def start(c: Container, *, user_id: str | None, client_ip: str | None) -> Started:
+    """A new sign-in (or, with `user_id`, linking) at the provider: its authorize URL."""
+    client = provider(c)
+    now = c.clock.now()
+    if client_ip:
+        async with c.uow() as tx:
+            window = await counters.hit(
+                tx.session, f"oidc:start:client:{client_ip}", now=now, window_seconds=3600
+            )
+            await tx.commit()
+        if window.count > STARTS_PER_CLIENT_PER_HOUR:
+            raise DomainError(ErrorCode.RATE_LIMITED)
+
+    state, nonce, verifier = new_token(), new_token(), new_token()  # verifier: 43 chars, RFC 7636 §4.1
+    try:
+        url = await client.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
+    except OidcUnavailable as exc:
+        log.warning("Госуслуги unavailable at start: %s", exc)
+        raise unavailable() from None
+
+    async with c.uow() as tx:
+        # Spent and expired states are of no use (an unknown state gets the same answer): clear them.
+        await tx.session.execute(delete(OidcState).where(OidcState.expires_at <= now))
+        tx.session.add(
+            OidcState(
+                id=token_digest(state),
+                nonce_hash=token_digest(nonce),
+                verifier_enc=c.secrets.encrypt(verifier),
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=c.settings.oidc_state_ttl_seconds),
+            )
+        )
+        await tx.commit()
+    log.info("Госуслуги %s started", "linking" if user_id else "sign-in")
+    return Started(url=url, state=state)
+
+
+# --- gosuslugiComplete --------------------------------------------------------------------------------------
+class Outcome(StrEnum):
+    SIGNED_IN = "signed_in"
+    LINKED = "linked"
+    REGISTRATION = "registration"
+
+
+@dataclass(frozen=True)
+class Completed:
+    outcome: Outcome
+    session: sessions.IssuedSession | None = None
+    profile: ProfileView | None = None
+    flow: FlowView | None = None
+
+
+@dataclass(frozen=True)
+class ProviderPerson:
+    """What the provider says about the person, cleaned; a field it did not give (or gave broken) is None."""
+
+    sub: str
+    phone: str | None
+    phone_verified: bool
+    last_name: str | None
+    first_name: str | None
+    middle_name: str | None
+    email: str | None
+    email_verified: bool
+    birth_date: date | None
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    nonce_hash: str
+    verifier: str
+    user_id: str | None
+
+
+def _state_invalid() -> DomainError:
+    return DomainError(ErrorCode.INVALID_TOKEN, "state", message=texts.GOSUSLUGI_STATE_INVALID)
+
+
+def _login_failed() -> DomainError:
+    return DomainError(ErrorCode.INVALID_TOKEN, "code", message=texts.GOSUSLUGI_LOGIN_FAILED)
+
+
+async def complete(
+    c: Container,
+    *,
+    code: str | None,
+    state: str | None,
+    session_user_id: str | None,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+) -> Completed:
+    """The provider sent the resident back with `code` and `state` (see the module's docstring)."""
+    client = provider(c)
+    if not state or len(state) > MAX_STATE_LENGTH:
+        raise _state_invalid()
+    if not code or len(code) > MAX_CODE_LENGTH:
+        raise DomainError(ErrorCode.REQUIRED if not code else ErrorCode.TOO_LONG, "code")
+    claimed = await _claim_state(c, state)
+    if claimed.user_id is not None:  # linking: only the resident who started it may complete it
+        if session_user_id is None:
+            raise DomainError(ErrorCode.NOT_AUTHENTICATED)
+        if session_user_id != claimed.user_id:  # another resident's linking: never cross profiles
+            raise _state_invalid()
+
+    try:
+        claims = await client.identity(
+            code=code, code_verifier=claimed.verifier, nonce_digest=claimed.nonce_hash
+        )
+    except OidcUnavailable as exc:
+        log.warning("Госуслуги unavailable at completion: %s", exc)
+        raise unavailable() from None
+    except OidcRejected as exc:
+        log.warning("Госуслуги sign-in refused: %s", exc)
+        raise _login_failed() from None
+    person = person_from_claims(claims, today=local_today(c.clock.now()))
+    if person is None:
+        log.warning("Госуслуги sign-in refused: the ID token has no usable sub")
+        raise _login_failed()
+
+    if claimed.user_id is not None:
+        return await _link(c, claimed.user_id, person)
+    return await _sign_in_or_register(c, person, client_ip=client_ip, user_agent=user_agent)
+
+
+async def _claim_state(c: Container, state: str) -> _Claimed:
+    """Mark the state used — atomically, so that of two racing completions exactly one goes on — and read
+    what it holds. The verifier is wiped at once: it is sent to the provider only this time."""
+    now = c.clock.now()
+    key = token_digest(state)
+    async with c.uow() as tx:
+        row = (await tx.session.execute(select(OidcState).where(OidcState.id == key))).scalar_one_or_none()
+        if row is None:
+            raise _state_invalid()
+        nonce_hash, verifier_enc, user_id = row.nonce_hash, row.verifier_enc, row.user_id
+        result = await tx.session.execute(
+            update(OidcState)
+            .where(OidcState.id == key, OidcState.used_at.is_(None), OidcState.expires_at > now)
+            .values(used_at=now, verifier_enc="")
+        )
+        if result.rowcount != 1:
+            raise _state_invalid()
+        await tx.commit()
+    verifier = c.secrets.decrypt(verifier_enc)
+    if not verifier:  # encrypted with another secret key: as good as unknown
+        raise _state_invalid()
+    return _Claimed(nonce_hash=nonce_hash, verifier=verifier, user_id=user_id)
+
+
+async def abandon(c: Container, *, state: str) -> None:
+    """The resident came back without a code (declined at the provider): the state is spent."""
+    if not state or len(state) > MAX_STATE_LENGTH:
+        return
+    try:
+        await _claim_state(c, state)
+    except DomainError:
+        pass
+
+
+def person_from_claims(claims: dict[str, Any], *, today: date) -> ProviderPerson | None:
+    """The person of the (verified) claims; None without a usable `sub`. Each other claim is optional: one
+    that is missing or does not pass our own rules (phone, e-mail, name length, dates) is left out."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
+        return None
+
+    def name(claim: str, field: str) -> str | None:
+        value = claims.get(claim)
+        if not isinstance(value, str):
+            return None
+        try:
+            return clean_optional(value, field)
+        except DomainError:
+            return None
+
+    phone = None
+    if isinstance(claims.get("phone_number"), str):
+        try:
+            phone = parse_phone(claims["phone_number"])
+        except DomainError:
+            phone = None
+    email = None
+    if isinstance(claims.get("email"), str):
+        try:
+            email = parse_email(claims["email"])
+        except DomainError:
+            email = None
+    birth = None
+    if isinstance(claims.get("birthdate"), str):
+        try:
+            birth = check_birth_date(date.fromisoformat(claims["birthdate"]), today)
+        except (ValueError, DomainError):
+            birth = None
+    return ProviderPerson(
+        sub=sub,
+        phone=phone,
+        phone_verified=claims.get("phone_number_verified") is True,
+        last_name=name("family_name", "lastName"),
+        first_name=name("given_name", "firstName"),
+        middle_name=name("middle_name", "middleName"),
+        email=email,
+        email_verified=claims.get("email_verified") is True,
+        birth_date=birth,
+    )
+
+
+async def _user_by_sub(tx: UnitOfWork, sub: str) -> User | None:
+    return (await tx.session.execute(select(User).where(User.gosuslugi_sub == sub))).scalar_one_or_none()
+
+
+async def _sign_in_or_register(
+    c: Container, person: ProviderPerson, *, client_ip: str | None, user_agent: str | None
+) -> Completed:
+    now = c.clock.now()
+    async with c.uow() as tx:
+        user = await _user_by_sub(tx, person.sub)
+        if user is not None:
+            issued = await sessions.create_session(
+                tx,
+                user_id=user.id,
+                now=now,
+                ttl_seconds=c.settings.session_ttl_seconds,
+                client_ip=client_ip,
+                user_agent=user_agent,
+            )
+            profile = await load_profile(tx.session, user)
+            await tx.commit()
+            log.info("user %s signed in through Госуслуги", user.id)
+            return Completed(Outcome.SIGNED_IN, session=issued, profile=profile)
+
+        if person.phone is None or not person.phone_verified:
+            raise DomainError(ErrorCode.GOSUSLUGI_PHONE_REQUIRED)
+        taken = (await tx.session.execute(select(User.id).where(User.phone == person.phone))).first()
+        if taken is not None:
+            log.info("Госуслуги sign-in: %s belongs to an unlinked user", mask_phone(person.phone))
+            raise DomainError(ErrorCode.PHONE_TAKEN, message=texts.GOSUSLUGI_PHONE_TAKEN)
+
+        flow_id, row = await create_flow(
+            tx,
+            c,
+            kind=FlowKind.REGISTRATION,
+            phone=person.phone,
+            step=FlowStep.ACCOUNT,
+            phone_verified=True,
+            data=_registration_data(person, now),
+        )
+        # The consent checkbox sits on the phone screen above both buttons (SPEC §1): the screen lets
+        # «Вход через портал Госуслуги» through only when it is ticked, as it does «Далее».
+        tx.session.add(
+            Consent(
+                kind="personal_data", phone=person.phone, flow_id=row.id, client_ip=client_ip, accepted_at=now
+            )
+        )
+        await tx.commit()
+    log.info("Госуслуги sign-in: registration started for %s", mask_phone(person.phone))
+    return Completed(Outcome.REGISTRATION, flow=view_of(flow_id, row, c))
+
+
+def _registration_data(person: ProviderPerson, now: datetime) -> dict[str, Any]:
+    """The flow's data: the prefill of «Регистрация: личные данные» (keys of services.flows.ENTERED_KEYS),
+    and the identity to link when the registration completes."""
+    data: dict[str, Any] = {
+        "personal_data_consent_at": now.isoformat(),
+        "gosuslugi_sub": person.sub,
+    }
+    prefill = {
+        "last_name": person.last_name,
+        "first_name": person.first_name,
+        "middle_name": person.middle_name,
+        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "email": person.email,
+    }
+    data.update({k: v for k, v in prefill.items() if v is not None})
+    return data
+
+
+async def _link(c: Container, user_id: str, person: ProviderPerson) -> Completed:
+    now = c.clock.now()
+    async with c.uow() as tx:
+        user = await lock_user(tx, user_id)
+        if user.gosuslugi_sub == person.sub:  # linked already: nothing to do
+            return Completed(Outcome.LINKED, profile=await load_profile(tx.session, user))
+        if user.gosuslugi_sub is not None:
+            raise DomainError(
+                ErrorCode.GOSUSLUGI_ALREADY_LINKED, message=texts.GOSUSLUGI_OTHER_ACCOUNT_LINKED
+            )
+        await _attach(tx, user, person.sub, now=now)
+        profile = await load_profile(tx.session, user)
+        await tx.commit()
+    log.info("user %s linked a Госуслуги account", user_id)
+    return Completed(Outcome.LINKED, profile=profile)
+
+
+async def _attach(tx: UnitOfWork, user: User, sub: str, *, now: datetime) -> None:
+    """Set the user's provider identity; one identity belongs to one profile (the column is unique)."""
+    other = await _user_by_sub(tx, sub)
+    if other is not None and other.id != user.id:
+        raise DomainError(ErrorCode.GOSUSLUGI_ALREADY_LINKED)
+    try:
+        async with tx.session.begin_nested():  # a racing twin linked it meanwhile: refuse cleanly
+            user.gosuslugi_sub = sub
+            user.updated_at = now
+            await tx.session.flush()
+    except IntegrityError:
+        raise DomainError(ErrorCode.GOSUSLUGI_ALREADY_LINKED) from None
+
+
+async def link_new_user(tx: UnitOfWork, c: Container, user: User, data: dict[str, Any]) -> None:
+    """Registration completion (services.registration): a flow started by Госуслуги links its identity to
+    the new user, in the completing transaction. Nothing for other flows."""
+    sub = data.get("gosuslugi_sub")
+    if not sub:
+        return
+    await _attach(tx, user, sub, now=c.clock.now())
+    user.source = "gosuslugi"
