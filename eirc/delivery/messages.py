@@ -26,7 +26,7 @@ from eirc.storage.tables import Delivery
 # The code must be the only run of digits of its length in the text (CONTRACT §5): no digits around it.
 SMS_CODE_TEXT = f"Код подтверждения МосОблЕИРЦ: {SECRET_PLACEHOLDER}. Никому не сообщайте код."
 CRM_RECIPIENT = "domopult"
-CRM_TYPES = ("registration", "connection_request")
+CRM_TYPES = ("registration", "connection_request", "ebill_subscription")  # docs/profile.md: ebill_subscription
 
 _FORBIDDEN_CRM_KEYS = re.compile(r"(?i)password|secret|token|code_hash")
 
@@ -114,7 +114,7 @@ async def queue_crm(
     data: dict[str, Any],
     occurred_at: datetime | None = None,
 ) -> Delivery:
-    """An event for «Домопульт»: `type` is "registration" or "connection_request"; `data` is every field the
+    """An event for «Домопульт»: `type` is one of CRM_TYPES; `data` is every field the
     resident entered (phone included, never a password — refused here). Dates, decimals and enums in
     `data` are stored as ISO strings / strings."""
     if type not in CRM_TYPES:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from eirc.graphql.connection_requests import ConnectionRequestMutation
+from eirc.graphql.gosuslugi import GosuslugiMutation
 from eirc.graphql.limits import ArgumentLengthLimits, schema_extensions
+from eirc.graphql.me import MeQuery
+from eirc.graphql.profile import ProfileMutation
 from eirc.graphql.queries import BaseQuery
+from eirc.graphql.registration import RegistrationMutation, RegistrationQuery
+from eirc.graphql.signin import SigninMutation
 
-QUERY_PARTS: tuple[type, ...] = (BaseQuery,)
-MUTATION_PARTS: tuple[type, ...] = ()
+QUERY_PARTS: tuple[type, ...] = (BaseQuery, MeQuery, RegistrationQuery)
+MUTATION_PARTS: tuple[type, ...] = (
+    RegistrationMutation,
+    SigninMutation,
+    ProfileMutation,
+    ConnectionRequestMutation,
+    GosuslugiMutation,
+)
 
 Query = merge_types("Query", QUERY_PARTS)
 Mutation = merge_types("Mutation", MUTATION_PARTS) if MUTATION_PARTS else None

@@ -76,7 +76,10 @@ class Address:
     text: str
     account_number: str
     primary: bool
-    ebill: bool
+    ebill: bool = strawberry.field(description="The e-bill is in effect: chosen, and the e-mail is confirmed")
+    ebill_paused: bool = strawberry.field(
+        default=False, description="The e-bill is chosen but waits for the (new) e-mail to be confirmed"
+    )
 
 
 @strawberry.type

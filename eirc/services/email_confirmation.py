@@ -20,6 +20,7 @@ from eirc.delivery.messages import queue_email
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.security import new_token, token_digest
+from eirc.services.addresses import resume_ebills
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import EmailToken, User
 
@@ -86,10 +87,16 @@ async def confirm_email(c: Container, *, token: str | None) -> User:
         if not used.rowcount:
             raise DomainError(ErrorCode.INVALID_TOKEN, "token")
         row = (await tx.session.execute(select(EmailToken).where(EmailToken.id == digest))).scalar_one()
-        user = await tx.session.get(User, row.user_id)
+        # Locked, and read afresh: a racing e-mail change (services.profile locks the row too) is either
+        # seen here (the token's address is no longer the user's) or waits for this confirmation.
+        user = (
+            await tx.session.execute(select(User).where(User.id == row.user_id).with_for_update())
+        ).scalar_one_or_none()
         if user is None or user.email != row.email:
             raise DomainError(ErrorCode.INVALID_TOKEN, "token")  # rolled back: the e-mail changed since
-        user.email_confirmed = True
+        if not user.email_confirmed:
+            user.email_confirmed = True
+            await resume_ebills(tx, c, user)  # e-bills paused by an e-mail change go on (services.addresses)
         user.updated_at = now
         await tx.commit()
     log.info("e-mail confirmed for user %s", user.id)

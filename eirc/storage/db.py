@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from eirc.settings import sqlite_path, to_async_url
 
@@ -47,6 +54,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
+        if conn.get_execution_options().get(READ_ONLY):  # UnitOfWorkFactory.read: no write lock
+            return
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -93,6 +102,9 @@ class UnitOfWork:
         return self.session.bind.dialect.name  # type: ignore[union-attr]
 
 
+READ_ONLY = "eirc_read_only"
+
+
 class UnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -105,3 +117,16 @@ class UnitOfWorkFactory:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for ONE read statement (e.g. `me`), without a transaction around it: a single
+        statement sees one consistent state by itself. It saves the BEGIN/ROLLBACK round trips on
+        PostgreSQL (autocommit) and, on SQLite, the write lock that `BEGIN IMMEDIATE` would take (WAL
+        readers never wait for writers). A rare write in it (e.g. `last_used_at`) commits on its own."""
+        async with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn = await conn.execution_options(**{READ_ONLY: True})
+            yield conn
