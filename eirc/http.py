@@ -16,6 +16,11 @@ from eirc.requestid import new_request_id, reset_request_id, set_request_id
 log = logging.getLogger("eirc.http")
 
 MAX_BODY_BYTES = 64 * 1024
+# Headers and the query string are limited here too, whichever HTTP parser uvicorn runs (httptools, the
+# default with uvicorn[standard], has no limit of its own; h11 refuses an incomplete head over 16 KiB).
+MAX_HEADER_COUNT = 100
+MAX_HEADER_BYTES = 32 * 1024
+MAX_QUERY_STRING_BYTES = 16 * 1024
 
 
 async def _send_json(send: Send, status: int, document: dict[str, Any], request_id: str) -> None:
@@ -41,7 +46,9 @@ def _error(message: str, request_id: str) -> dict[str, Any]:
 class RequestGuard:
     """Request id on every response; refuses before the app sees it:
 
-    - a body over MAX_BODY_BYTES → 413 (checked on Content-Length and while streaming);
+    - more than MAX_HEADER_COUNT headers, or more than MAX_HEADER_BYTES of them → 431;
+    - a query string over MAX_QUERY_STRING_BYTES → 414;
+    - a body over `max_body` bytes → 413 (checked on Content-Length and while streaming);
     - a /graphql POST whose JSON is not UTF-8, not JSON, or a batch (an array) → 400 with a clear body;
     - a GET /graphql carrying a mutation → 405 (mutations only over POST).
     """
@@ -62,7 +69,23 @@ class RequestGuard:
             reset_request_id(token)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        headers = dict(scope.get("headers") or [])
+        raw_headers = scope.get("headers") or []
+        if (
+            len(raw_headers) > MAX_HEADER_COUNT
+            or sum(len(k) + len(v) for k, v in raw_headers) > MAX_HEADER_BYTES
+        ):
+            message_text = (
+                f"Too many or too large headers (at most {MAX_HEADER_COUNT}, {MAX_HEADER_BYTES} bytes)"
+            )
+            await _send_json(send, 431, _error(message_text, request_id), request_id)
+            return
+        if len(scope.get("query_string") or b"") > MAX_QUERY_STRING_BYTES:
+            message_text = (
+                f"Query string over {MAX_QUERY_STRING_BYTES} bytes: send the request as a JSON POST"
+            )
+            await _send_json(send, 414, _error(message_text, request_id), request_id)
+            return
+        headers = dict(raw_headers)
         length = headers.get(b"content-length")
         if length is not None:
             try:
@@ -145,6 +168,12 @@ def _check_graphql(scope: Scope, headers: dict, body: bytes) -> tuple[int, str] 
     variables = document.get("variables")
     if variables is not None and not isinstance(variables, dict):
         return 400, "`variables` must be a JSON object"
+    operation_name = document.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return 400, "`operationName` must be a string"
+    extensions = document.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        return 400, "`extensions` must be a JSON object"
     return None
 
 

@@ -27,5 +27,25 @@ def reset_request_id(token: contextvars.Token) -> None:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        record.request_id = getattr(record, "request_id", None) or _request_id.get()
         return True
+
+
+_installed = False
+
+
+def install_record_factory() -> None:
+    """Stamp the request id on every record when it is made, whatever handler reads it later (tests'
+    `caplog` included). Idempotent."""
+    global _installed
+    if _installed:
+        return
+    base = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        record.request_id = _request_id.get()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     sms_per_client_per_hour: int = 20
     sms_global_per_hour: int = 10000
     start_phone_per_client_per_hour: int = 30  # startPhone tells registered numbers from new ones
+    forgot_password_per_client_per_hour: int = 20
+    prove_account_per_client_per_hour: int = 30
 
     login_max_failures: int = 5
     login_lockout_seconds: int = 300
@@ -68,7 +70,11 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = 10
 
     terms_version: str = "2021-06-01"
-    cors_origins: str = ""
+    cors_origins: str = (
+        ""  # comma-separated origins allowed by CORS; empty → no CORS headers (same origin only)
+    )
+    max_body_bytes: int = Field(64 * 1024, ge=1024)  # a larger request body → 413
+    forwarded_allow_ips: str = ""  # proxies trusted for X-Forwarded-For (uvicorn); empty → the peer address
     log_format: str = "auto"  # auto | json | text
     log_level: str = "INFO"
 

@@ -23,6 +23,7 @@ from eirc.graphql.context import Context, bearer_of, client_ip_of
 from eirc.graphql.schema import schema as default_schema
 from eirc.http import RequestGuard
 from eirc.pages import confirm_email_routes
+from eirc.requestid import install_record_factory
 
 log = logging.getLogger("eirc.web")
 
@@ -51,6 +52,7 @@ def create_app(
     extra_routes: list[Route] | None = None,
 ) -> Starlette:
     container = container or build_container()
+    install_record_factory()
     graphql_app = EircGraphQL(container)
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -98,7 +100,7 @@ def create_app(
                 max_age=600,
             )
         )
-    middleware.append(Middleware(RequestGuard))
+    middleware.append(Middleware(RequestGuard, max_body=container.settings.max_body_bytes))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.container = container
     return app

@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
+import strawberry
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -193,6 +195,34 @@ class MaskUnexpectedErrors(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+# Where graphql-core's messages start quoting the client's input.
+_VALUE_IN_MESSAGE = re.compile(
+    r"\s*\b(got invalid value|has invalid value|cannot represent|found|Unexpected)\b.*", re.S
+)
+
+
+def log_refusals(errors: list[GraphQLError]) -> None:
+    """What strawberry's `Schema.process_errors` logs, made fit for a server log.
+
+    Strawberry logs every error at ERROR with a traceback — the syntax error of a fuzzer as loudly as a bug.
+    Here a client's mistake (syntax, validation, a limit, a variable of the wrong type) is one INFO line
+    without the value it carried (a mistyped password must not reach the log); an unexpected exception is
+    left to MaskUnexpectedErrors, which logs it once, with its traceback and the request id.
+    """
+    for error in errors:
+        if _is_unexpected(error):
+            continue
+        first_line = error.message.split("\n", 1)[0]
+        log.info(
+            "GraphQL request refused: %s", _VALUE_IN_MESSAGE.sub(" (value not logged)", first_line)[:300]
+        )
+
+
+class DoorSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        log_refusals(errors)
 
 
 def schema_extensions() -> list:

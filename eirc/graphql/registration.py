@@ -118,10 +118,15 @@ class RegistrationMutation:
     async def prove_account(
         self, info: strawberry.Info, flow_id: strawberry.ID, period: str, account_number: str, amount_due: str
     ) -> FlowPayload:
-        c = _ctx(info).container
+        ctx = _ctx(info)
         return await _flow_payload(
             lambda: registration.prove_account(
-                c, flow_id=str(flow_id), period=period, account_number=account_number, amount_due=amount_due
+                ctx.container,
+                flow_id=str(flow_id),
+                period=period,
+                account_number=account_number,
+                amount_due=amount_due,
+                client_ip=ctx.client_ip,
             )
         )
 

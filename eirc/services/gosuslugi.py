@@ -52,7 +52,7 @@ from eirc.security import new_token, token_digest
 from eirc.services import sessions
 from eirc.services.flows import FlowView, create_flow, view_of
 from eirc.services.profile import ProfileView, load_profile, lock_user
-from eirc.storage import counters
+from eirc.services.throttle import throttle
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Consent, OidcState, User
 
@@ -108,14 +108,9 @@ async def start(c: Container, *, user_id: str | None, client_ip: str | None) -> 
     """A new sign-in (or, with `user_id`, linking) at the provider: its authorize URL."""
     client = provider(c)
     now = c.clock.now()
-    if client_ip:
-        async with c.uow() as tx:
-            window = await counters.hit(
-                tx.session, f"oidc:start:client:{client_ip}", now=now, window_seconds=3600
-            )
-            await tx.commit()
-        if window.count > STARTS_PER_CLIENT_PER_HOUR:
-            raise DomainError(ErrorCode.RATE_LIMITED)
+    await throttle(
+        c, action="oidc:start", client_ip=client_ip, limit=STARTS_PER_CLIENT_PER_HOUR, window_seconds=3600
+    )
 
     state, nonce, verifier = new_token(), new_token(), new_token()  # verifier: 43 chars, RFC 7636 §4.1
     try:

@@ -27,6 +27,7 @@ from eirc.domain.phone import mask_phone
 from eirc.services import codes
 from eirc.services.flows import FlowView, create_flow, view_of
 from eirc.services.signin import find_user_by_login, parse_login
+from eirc.services.throttle import throttle
 
 if TYPE_CHECKING:
     from eirc.bootstrap import Container
@@ -54,6 +55,15 @@ async def forgot_password(c: Container, *, login: str | None, client_ip: str | N
     A login that is neither a phone number nor an e-mail is refused as such (``INVALID_PHONE`` /
     ``INVALID_EMAIL``): it cannot belong to anyone, so saying so reveals nothing.
     """
+    # Before anything else: an unknown login and a known one must be counted alike.
+    await throttle(
+        c,
+        action="forgot",
+        client_ip=client_ip,
+        limit=c.settings.forgot_password_per_client_per_hour,
+        window_seconds=3600,
+        field="login",
+    )
     text = (login or "").strip()
     if not text:
         raise DomainError(ErrorCode.REQUIRED, "login")

@@ -40,8 +40,8 @@ from eirc.services.flows import (
 )
 from eirc.services.profile import ProfileView, load_profile
 from eirc.services.signin import clear_user_lockout
+from eirc.services.throttle import throttle
 from eirc.services.users import email_taken, insert_user
-from eirc.storage import counters
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Consent, Flow, User
 
@@ -79,14 +79,15 @@ async def start_phone(c: Container, *, phone: str | None, consent: bool, client_
         raise errors[0] if len(errors) == 1 else DomainErrors(errors)
 
     now = c.clock.now()
-    if client_ip:
-        # The answer tells a registered number from a new one (SPEC §11): throttled per client address,
-        # counted in its own transaction so that refused and failed calls count too.
-        async with c.uow() as tx:
-            window = await counters.hit(tx.session, f"start:client:{client_ip}", now=now, window_seconds=3600)
-            await tx.commit()
-        if window.count > c.settings.start_phone_per_client_per_hour:
-            raise DomainError(ErrorCode.RATE_LIMITED, "phone")
+    # The answer tells a registered number from a new one (SPEC §11): throttled per client address.
+    await throttle(
+        c,
+        action="start",
+        client_ip=client_ip,
+        limit=c.settings.start_phone_per_client_per_hour,
+        window_seconds=3600,
+        field="phone",
+    )
 
     async with c.uow() as tx:
         user = (await tx.session.execute(select(User).where(User.phone == parsed))).scalar_one_or_none()
@@ -194,7 +195,19 @@ async def prove_account(
     period: str | None,
     account_number: str | None,
     amount_due: str | None,
+    client_ip: str | None = None,
 ) -> FlowView:
+    # Guessing is bounded per flow and per phone (services.accounts); per client address besides, so one
+    # source cannot spread its guesses over many flows.
+    await throttle(
+        c,
+        action="prove",
+        client_ip=client_ip,
+        limit=c.settings.prove_account_per_client_per_hour,
+        window_seconds=3600,
+        field="accountNumber",
+    )
+
     async def step(tx: UnitOfWork, row: Flow) -> None:
         _require(c, row, FlowStep.ACCOUNT)
         # What was tried, kept with the flow: a failed proof commits (it counts), and a connection request

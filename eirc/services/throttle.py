@@ -1,0 +1,54 @@
+"""Per-client-address throttling of the public mutations (SPEC §11; docs/hardening.md).
+
+One mechanism: a fixed-window database counter per (action, client address) — `storage.counters.hit`, one
+atomic statement — so a limit holds however many gateway processes share the database. The count is
+committed in its own transaction *before* the work, so refused and failing calls count too.
+
+Used by `startPhone`, `forgotPassword`, `proveAccount` and `gosuslugiStart`. `login`'s per-client limit
+counts the client together with the login's subject in one statement (services.signin `_reserve`: the
+sign-in hot path) and SMS sends per client are one of the SMS caps (services.codes): same table, same
+fixed windows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from eirc.domain.errors import DomainError, ErrorCode
+from eirc.storage import counters
+
+if TYPE_CHECKING:
+    from eirc.bootstrap import Container
+
+log = logging.getLogger("eirc.throttle")
+
+
+def client_key(action: str, client_ip: str) -> str:
+    return f"{action}:client:{client_ip}"
+
+
+async def throttle(
+    c: Container,
+    *,
+    action: str,
+    client_ip: str | None,
+    limit: int,
+    window_seconds: float,
+    field: str | None = None,
+) -> None:
+    """Count one call of `action` from `client_ip`; ``RATE_LIMITED`` (on `field`) once over `limit` calls in
+    the window. No client address (the command line) means no limit."""
+    if not client_ip:
+        return
+    async with c.uow() as tx:
+        window = await counters.hit(
+            tx.session, client_key(action, client_ip), now=c.clock.now(), window_seconds=window_seconds
+        )
+        await tx.commit()
+    if window.count > limit:
+        if window.count == limit + 1:  # once a window, not once a request
+            log.info(
+                "%s throttled for client %s: over %s calls in %ss", action, client_ip, limit, window_seconds
+            )
+        raise DomainError(ErrorCode.RATE_LIMITED, field)
