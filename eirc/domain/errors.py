@@ -6,7 +6,9 @@ A `DomainError` is an *expected* failure: the GraphQL face turns it into a `User
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -76,3 +78,18 @@ class DomainErrors(Exception):
     def __init__(self, errors: list[DomainError]) -> None:
         self.errors = errors
         super().__init__("; ".join(str(e) for e in errors))
+
+
+def check_all(checks: Iterable[tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
+    """Run every check of a form; the cleaned values by name, or `DomainErrors` with one error per
+    broken field, in the order given (the screen's order) — a form shows all its errors at once."""
+    errors: list[DomainError] = []
+    values: dict[str, Any] = {}
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except DomainError as exc:
+            errors.append(exc)
+    if errors:
+        raise DomainErrors(errors)
+    return values

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from eirc.domain.email import parse_email
-from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
+from eirc.domain.errors import DomainError, ErrorCode, check_all
 from eirc.domain.names import clean_optional, clean_required
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -54,8 +54,6 @@ def parse_personal_data(
     today: date,
 ) -> PersonalData:
     """The cleaned values, or `DomainErrors` with one error per broken field (fields in screen order)."""
-    errors: list[DomainError] = []
-    values: dict[str, object] = {}
     checks = (
         ("last_name", lambda: clean_required(last_name, "lastName")),
         ("first_name", lambda: clean_required(first_name, "firstName")),
@@ -63,11 +61,5 @@ def parse_personal_data(
         ("birth_date", lambda: check_birth_date(birth_date, today)),
         ("email", lambda: parse_email(email, "email")),
     )
-    for name, check in checks:
-        try:
-            values[name] = check()
-        except DomainError as exc:
-            errors.append(exc)
-    if errors:
-        raise DomainErrors(errors)
+    values = check_all(checks)
     return PersonalData(email_notifications=bool(email_notifications), **values)  # type: ignore[arg-type]

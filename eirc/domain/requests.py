@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from eirc.domain.email import parse_email
-from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
+from eirc.domain.errors import DomainError, ErrorCode, check_all
 from eirc.domain.names import (
     ADDRESS_MAX_LENGTH,
     FLAT_MAX_LENGTH,
@@ -110,8 +110,6 @@ def parse_request_form(
     ``INVALID_EMAIL``; over the length limits → ``TOO_LONG``; control characters → ``INVALID_INPUT``.
     Отчество and Квартира are «обязательно, если есть»: empty means there is none.
     """
-    errors: list[DomainError] = []
-    values: dict[str, object] = {}
     checks = (
         ("last_name", lambda: clean_required(last_name, "lastName", NAME_MAX_LENGTH)),
         ("first_name", lambda: clean_required(first_name, "firstName", NAME_MAX_LENGTH)),
@@ -120,13 +118,7 @@ def parse_request_form(
         ("flat", lambda: clean_optional(flat, "flat", FLAT_MAX_LENGTH)),
         ("email", lambda: parse_email(email, "email")),
     )
-    for name, check in checks:
-        try:
-            values[name] = check()
-        except DomainError as exc:
-            errors.append(exc)
-    if errors:
-        raise DomainErrors(errors)
+    values = check_all(checks)
     return RequestForm(email_notifications=bool(email_notifications), **values)  # type: ignore[arg-type]
 
 
