@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint format schema bench clean
+.PHONY: install serve test lint format schema clean
 
 install: $(STAMP)
 

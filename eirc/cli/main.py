@@ -9,7 +9,11 @@ from typing import Annotated
 import typer
 
 from eirc.cli import billing as billing_cli
+from eirc.cli import deliveries as deliveries_cli
+from eirc.cli import requests as requests_cli
+from eirc.cli import users as users_cli
 from eirc.cli.output import fail
+from eirc.cli.worker import worker as worker_command
 
 app = typer.Typer(
     name="eirc",
@@ -23,6 +27,10 @@ schema_app = typer.Typer(help="The GraphQL schema", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 app.add_typer(billing_cli.app, name="billing")
+app.add_typer(deliveries_cli.app, name="deliveries")
+app.add_typer(requests_cli.app, name="requests")
+app.add_typer(users_cli.app, name="users")
+app.command("worker")(worker_command)
 
 
 @db_app.command("upgrade")

@@ -14,7 +14,9 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from eirc.domain.errors import DomainError, DomainErrors
 
@@ -37,14 +39,19 @@ def print_json(document: Any) -> None:
     sys.stdout.flush()
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """Cells are plain text: data (an address, a CSV value) must never be read as rich markup."""
     if value is None:
-        return "—"
+        return Text("—")
     if isinstance(value, bool):
-        return "да" if value else "нет"
+        return Text("да" if value else "нет")
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
+        return Text(value.strftime("%Y-%m-%d %H:%M:%S"))
+    return Text(str(value))
+
+
+def _title(title: str | None) -> Text | None:
+    return Text(title) if title else None
 
 
 def render_rows(
@@ -59,13 +66,13 @@ def render_rows(
         print_json(list(rows))
         return
     cols = list(columns or (rows[0].keys() if rows else []))
-    table = Table(title=title, show_lines=False)
+    table = Table(title=_title(title), show_lines=False)
     for col in cols:
         table.add_column(col)
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in cols))
     if not rows:
-        stdout.print(f"{title + ': ' if title else ''}nothing found")
+        stdout.print(f"{title + ': ' if title else ''}nothing found", markup=False, highlight=False)
         return
     stdout.print(table)
 
@@ -75,18 +82,18 @@ def render_record(record: Mapping[str, Any], *, as_json: bool, title: str | None
     if as_json:
         print_json(dict(record))
         return
-    table = Table(title=title, show_header=False)
+    table = Table(title=_title(title), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in record.items():
         if isinstance(value, list | dict):
             value = json.dumps(value, ensure_ascii=False, default=_default)
-        table.add_row(key, _cell(value))
+        table.add_row(Text(key), _cell(value))
     stdout.print(table)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 
