@@ -7,6 +7,7 @@ key on every retry and on replay, so a provider that honours it never delivers o
 
 from __future__ import annotations
 
+import abc
 import email.utils
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ USER_AGENT = "eirc-delivery/1"
 _MAX_BODY_IN_ERROR = 200
 
 
-class HttpJsonAdapter:
+class HttpJsonAdapter(abc.ABC):
     name = "http"
 
     def __init__(
@@ -39,8 +40,9 @@ class HttpJsonAdapter:
             headers={"User-Agent": USER_AGENT},
         )
 
-    def body(self, message: OutgoingMessage) -> dict[str, Any]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def body(self, message: OutgoingMessage) -> dict[str, Any]:
+        """The JSON document the provider expects for this message."""
 
     async def send(self, message: OutgoingMessage) -> None:
         headers = {"Idempotency-Key": message.idempotency_key}

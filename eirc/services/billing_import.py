@@ -38,6 +38,7 @@ header) raise `BillingFileError` before anything is written.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import codecs
 import contextlib
@@ -409,7 +410,7 @@ def _copy_text(rows: list[Row]) -> str:
 
 
 # --- writing -----------------------------------------------------------------------------------------------
-class _Writer:
+class _Writer(abc.ABC):
     """Merges batches, one after the other, on one connection used only by this import.
 
     The import owns that connection: it changes session settings and creates temporary tables on it, and
@@ -420,12 +421,12 @@ class _Writer:
         self.conn = conn
         self.clock = clock
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - a hook: most writers need no preparation
         """Prepare the connection."""
 
+    @abc.abstractmethod
     async def write(self, batch: _Batch, report: ImportReport) -> None:
         """Merge one batch atomically; count it into `report`."""
-        raise NotImplementedError
 
     async def refuse_repeats(self, batch: _Batch, report: ImportReport) -> None:
         """Refuse the rows whose (account, period) an earlier batch already wrote.
