@@ -31,7 +31,7 @@ class Container:
             self.delivery_wakeup.set()
 
     async def dispose(self) -> None:
-        await self.uow.engine.dispose()
+        await self.uow.dispose()
 
 
 def build_container(

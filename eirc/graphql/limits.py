@@ -225,13 +225,20 @@ class DoorSchema(strawberry.Schema):
         log_refusals(errors)
 
 
+# The validation rules are built ONCE: the validation cache is keyed by the rule classes, and the limiters
+# make a new rule class per instance — building them per request would make every request a cache miss.
+VALIDATION_RULES = (
+    MaxMutationFields,
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
+
+
 def schema_extensions() -> list:
     """Factories, so that strawberry builds a fresh extension for every request (the parser and
     validation caches keep their LRU at module level, shared across requests)."""
     return [
-        lambda: AddValidationRules([MaxMutationFields]),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(list(VALIDATION_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

@@ -183,11 +183,12 @@ async def profile_for_token(
     sid = token_digest(token)
     async with uow.read() as conn:
         rows = (await conn.execute(_ME, {"sid": sid, "now": now})).all()
-        if not rows:
-            return None
-        if now - rows[0].last_used_at >= LAST_USED_RESOLUTION:
-            await conn.execute(update(Session).where(Session.id == sid).values(last_used_at=now))
-            await conn.commit()
+    if not rows:
+        return None
+    if now - rows[0].last_used_at >= LAST_USED_RESOLUTION:
+        async with uow() as tx:
+            await tx.session.execute(update(Session).where(Session.id == sid).values(last_used_at=now))
+            await tx.commit()
     addresses = [
         AddressView(
             id=r.address_id,

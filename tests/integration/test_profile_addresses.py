@@ -52,12 +52,14 @@ async def test_me_is_one_query(gql, container):
     def record(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    engine = container.uow.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = container.uow.sync_engines()  # the main pool and the read pool
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         profile = await me(gql, ivan.token)
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     assert len(profile["addresses"]) == 3
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, statements
