@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -20,7 +21,10 @@ from rich.text import Text
 
 from eirc.domain.errors import DomainError, DomainErrors
 
-stdout = Console(soft_wrap=True)
+# Piped into a file or `less`, rich would squeeze tables to 80 columns and cut ids short; give it room
+# (scripts should use --json anyway). A terminal keeps its own width; COLUMNS still wins when set.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 220
+stdout = Console(soft_wrap=True, width=_PIPED_WIDTH)
 stderr = Console(stderr=True, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of a table")
