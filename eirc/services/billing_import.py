@@ -61,6 +61,7 @@ from eirc.clock import Clock
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.money import MAX_KOPECKS, parse_amount
 from eirc.domain.periods import Period
+from eirc.services.csv_files import Refusals, Refused, RefusedRow, open_csv, unreadable
 from eirc.storage.db import UnitOfWorkFactory
 from eirc.storage.types import UTCDateTime
 
@@ -69,9 +70,6 @@ HEADER_TEXT = ",".join(HEADER)
 BATCH_SIZE = 5000
 MAX_ACCOUNT_LENGTH = 32
 MAX_ADDRESS_LENGTH = 500
-MAX_REFUSED_DETAILS = 100_000
-"""Refused rows reported one by one; beyond this only their number is kept (a file of garbage must not
-exhaust memory). `ImportReport.refused_count` is always exact."""
 
 _SNIFF_BYTES = 64 * 1024
 _ACCOUNT = re.compile(r"[0-9A-Za-zА-Яа-яЁё-]+")
@@ -86,14 +84,8 @@ class BillingFileError(Exception):
     """The file as a whole cannot be imported; nothing was written. The message is one line."""
 
 
-@dataclass(frozen=True, slots=True)
-class RefusedRow:
-    line: int
-    reason: str
-
-
 @dataclass
-class ImportReport:
+class ImportReport(Refusals):
     added: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -101,11 +93,6 @@ class ImportReport:
     refused_count: int = 0
     rows: int = 0
     seconds: float = 0.0
-
-    def refuse(self, line: int, reason: str) -> None:
-        self.refused_count += 1
-        if len(self.refused) < MAX_REFUSED_DETAILS:
-            self.refused.append(RefusedRow(line, reason))
 
     @property
     def imported(self) -> int:
@@ -127,12 +114,6 @@ class ImportReport:
         }
 
 
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 # --- reading and validating --------------------------------------------------------------------------------
 def _show(value: str, limit: int = 40) -> str:
     """A value quoted for a refusal reason, shortened."""
@@ -141,26 +122,18 @@ def _show(value: str, limit: int = 40) -> str:
 
 
 def _open(path: Path) -> tuple[io.BufferedReader, int]:
-    if path.is_dir():
-        raise BillingFileError(f"{path} is a directory, not a CSV file")
+    raw, total = open_csv(path, BillingFileError)  # closed by the caller
     try:
-        raw = open(path, "rb")  # closed by the caller
-    except FileNotFoundError:
-        raise BillingFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise BillingFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        total = os.fstat(raw.fileno()).st_size
         head = raw.read(_SNIFF_BYTES)
         raw.seek(0)
     except OSError as exc:
         raw.close()
-        raise BillingFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise BillingFileError(unreadable(path, exc)) from None
     problem = _not_text(head)
     if problem:
         raw.close()
         raise BillingFileError(f"{path} is not a UTF-8 CSV text file ({problem})")
-    return raw, total  # type: ignore[return-value]
+    return raw, total
 
 
 def _not_text(head: bytes) -> str | None:
@@ -210,25 +183,25 @@ class _Validator:
 
     def __call__(self, fields: list[str]) -> tuple[str, str, int, str]:
         if len(fields) != 4:
-            raise _Refused(f"expected 4 columns ({HEADER_TEXT}), found {len(fields)}")
+            raise Refused(f"expected 4 columns ({HEADER_TEXT}), found {len(fields)}")
         account = fields[0].strip()
         if not account:
-            raise _Refused("account_number is empty")
+            raise Refused("account_number is empty")
         if len(account) > MAX_ACCOUNT_LENGTH:
-            raise _Refused(f"account_number is longer than {MAX_ACCOUNT_LENGTH} characters")
+            raise Refused(f"account_number is longer than {MAX_ACCOUNT_LENGTH} characters")
         if _ACCOUNT.fullmatch(account) is None:
-            raise _Refused(f"account_number may hold only digits, letters and dashes: {_show(account)}")
+            raise Refused(f"account_number may hold only digits, letters and dashes: {_show(account)}")
         period = self._period(fields[1])
         amount = self._amount(fields[2])
         address = fields[3].strip()
         if not address.isprintable():
             address = " ".join(address.split())  # tabs, line breaks, no-break spaces → one space
             if not address.isprintable():
-                raise _Refused("address holds control characters")
+                raise Refused("address holds control characters")
         if not address:
-            raise _Refused("address is empty")
+            raise Refused("address is empty")
         if len(address) > MAX_ADDRESS_LENGTH:
-            raise _Refused(f"address is longer than {MAX_ADDRESS_LENGTH} characters ({len(address)})")
+            raise Refused(f"address is longer than {MAX_ADDRESS_LENGTH} characters ({len(address)})")
         return account, period, amount, address
 
     def _period(self, raw: str) -> str:
@@ -245,7 +218,7 @@ class _Validator:
                 self._periods[raw] = cached
         value, reason = cached
         if value is None:
-            raise _Refused(reason or "")
+            raise Refused(reason or "")
         return value
 
     @staticmethod
@@ -260,11 +233,11 @@ class _Validator:
             return parse_amount(raw, "amount_due")
         except DomainError as exc:
             if exc.code == ErrorCode.REQUIRED:
-                raise _Refused("amount_due is empty") from None
-            raise _Refused(f"amount_due must be an amount in roubles, e.g. 1234.56: {_show(raw)}") from None
+                raise Refused("amount_due is empty") from None
+            raise Refused(f"amount_due must be an amount in roubles, e.g. 1234.56: {_show(raw)}") from None
 
 
-def _reason(fields: list[str], exc: _Refused) -> str:
+def _reason(fields: list[str], exc: Refused) -> str:
     if any(_SURROGATE.search(f) for f in fields):
         return "the line is not valid UTF-8 text"
     return exc.reason
@@ -373,7 +346,7 @@ class _BatchReader:
             read += 1
             try:
                 account, period, kopecks, address = validate(fields)
-            except _Refused as exc:
+            except Refused as exc:
                 refused.append(RefusedRow(line, _reason(fields, exc)))
                 continue
             key = (account, period)

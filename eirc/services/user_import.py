@@ -40,6 +40,7 @@ from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.names import clean_optional, clean_required
 from eirc.domain.phone import parse_phone
+from eirc.services.csv_files import Refusals, Refused, RefusedRow, open_csv
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import BillingAccount, User, UserAddress, new_id
 
@@ -51,7 +52,6 @@ log = logging.getLogger("eirc.user_import")
 HEADER = ("phone", "last_name", "first_name", "middle_name", "email", "account_number")
 HEADER_TEXT = ",".join(HEADER)
 BATCH_SIZE = 500
-MAX_REFUSED_DETAILS = 100_000
 SOURCE = "import"
 
 ProgressCallback = Callable[[int, int], None]
@@ -62,25 +62,14 @@ class UserFileError(Exception):
     """The file as a whole cannot be imported (nothing of it was written, unless said otherwise)."""
 
 
-@dataclass(frozen=True)
-class RefusedRow:
-    line: int
-    reason: str
-
-
 @dataclass
-class ImportReport:
+class ImportReport(Refusals):
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     kept: int = 0  # registered residents left as they are
     refused_count: int = 0
     refused: list[RefusedRow] = field(default_factory=list)
-
-    def refuse(self, line: int, reason: str) -> None:
-        self.refused_count += 1
-        if len(self.refused) < MAX_REFUSED_DETAILS:
-            self.refused.append(RefusedRow(line, reason))
 
     @property
     def rows(self) -> int:
@@ -109,53 +98,32 @@ class Row:
     account_number: str | None
 
 
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _show(value: str, limit: int = 40) -> str:
     value = value if len(value) <= limit else value[: limit - 1] + "…"
     return repr(value)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
-def _open(path: Path) -> tuple[io.BufferedReader, int]:
-    try:
-        if path.is_dir():
-            raise UserFileError(f"{path} is a directory, not a CSV file")
-        raw = open(path, "rb")  # closed by the reader
-    except UserFileError:
-        raise
-    except FileNotFoundError:
-        raise UserFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    size = path.stat().st_size
-    return raw, size  # type: ignore[return-value]
-
-
 def _parse(line: int, fields: list[str]) -> Row:
     if len(fields) != len(HEADER):
-        raise _Refused(f"expected {len(HEADER)} columns ({HEADER_TEXT}), found {len(fields)}")
+        raise Refused(f"expected {len(HEADER)} columns ({HEADER_TEXT}), found {len(fields)}")
     phone_raw, last_raw, first_raw, middle_raw, email_raw, account_raw = (f.strip() for f in fields)
     if not phone_raw:
-        raise _Refused("phone is empty")
+        raise Refused("phone is empty")
     try:
         phone = parse_phone(phone_raw)
     except DomainError:
-        raise _Refused(f"phone is not a Russian mobile number: {_show(phone_raw)}") from None
+        raise Refused(f"phone is not a Russian mobile number: {_show(phone_raw)}") from None
 
     def name(value: str, column: str, required: bool) -> str | None:
         try:
             return clean_required(value, column) if required else clean_optional(value, column)
         except DomainError as exc:
             if exc.code == ErrorCode.REQUIRED:
-                raise _Refused(f"{column} is empty") from None
+                raise Refused(f"{column} is empty") from None
             if exc.code == ErrorCode.TOO_LONG:
-                raise _Refused(f"{column} is too long") from None
-            raise _Refused(f"{column} holds control characters") from None
+                raise Refused(f"{column} is too long") from None
+            raise Refused(f"{column} holds control characters") from None
 
     last_name = name(last_raw, "last_name", True)
     first_name = name(first_raw, "first_name", True)
@@ -165,16 +133,16 @@ def _parse(line: int, fields: list[str]) -> Row:
         try:
             email = parse_email(email_raw)
         except DomainError:
-            raise _Refused(f"email is not an e-mail address: {_show(email_raw)}") from None
+            raise Refused(f"email is not an e-mail address: {_show(email_raw)}") from None
     account = account_raw or None
     if account is not None and len(account) > 32:
-        raise _Refused(f"account_number is too long: {_show(account)}")
+        raise Refused(f"account_number is too long: {_show(account)}")
     return Row(line, phone, last_name or "", first_name or "", middle_name, email, account)
 
 
 def read_rows(path: Path) -> tuple[Iterator[tuple[int, Row | str]], Callable[[], int], int]:
     """(rows as ``(line, Row | refusal reason)``, bytes read so far, total bytes). Checks the header first."""
-    raw, size = _open(path)
+    raw, size = open_csv(path, UserFileError)  # closed by the reader
     stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(stream, strict=True)
     try:
@@ -208,7 +176,7 @@ def read_rows(path: Path) -> tuple[Iterator[tuple[int, Row | str]], Callable[[],
                 line = reader.line_num
                 try:
                     yield line, _parse(line, fields)
-                except _Refused as exc:
+                except Refused as exc:
                     yield line, exc.reason
         finally:
             raw.close()
