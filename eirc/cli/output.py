@@ -9,7 +9,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NoReturn
 
@@ -115,6 +115,29 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
         if isinstance(exc, SQLAlchemyError):
             fail(database_error(exc))
         raise
+
+
+def with_container(work: Callable[[Any], Awaitable[Any]], plain: tuple[type[Exception], ...] = ()) -> Any:
+    """Run `work(container)` with a container from the environment; a DomainError, a database failure or an
+    exception of `plain` (its message alone) → exit 1 with one line, never a traceback."""
+
+    async def go() -> Any:
+        from eirc.bootstrap import build_container  # not at import: `eirc --help` stays fast
+
+        c = build_container()
+        try:
+            return await work(c)
+        finally:
+            await c.dispose()
+
+    try:
+        return run(go())
+    except typer.Exit:
+        raise
+    except plain as exc:
+        fail(str(exc).splitlines()[0][:300])
+    except Exception as exc:  # one line for support, never a traceback
+        fail(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
 
 
 def database_error(exc: Exception) -> str:

@@ -8,13 +8,12 @@ change, a bad reason), 2 on bad usage.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from eirc.cli.output import JsonOption, fail, print_json, render_record, render_rows, run, stdout
+from eirc.cli.output import JsonOption, fail, print_json, render_record, render_rows, stdout, with_container
 
 app = typer.Typer(help="Connection requests («Заявка на подключение»): list, show, take, resolve, reject",
                   no_args_is_help=True)  # fmt: skip
@@ -57,26 +56,6 @@ def _actor(given: str | None) -> str:
         fail(f"--as must be a name of 1 to {ACTOR_MAX_LENGTH} characters")
 
 
-def _with_container(work: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Run `work(container)`; a DomainError or a database failure → exit 1 with one line."""
-
-    async def go() -> Any:
-        from eirc.bootstrap import build_container
-
-        c = build_container()
-        try:
-            return await work(c)
-        finally:
-            await c.dispose()
-
-    try:
-        return run(go())
-    except typer.Exit:
-        raise
-    except Exception as exc:  # one line for support, never a traceback
-        fail(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
-
-
 @app.command("list")
 def list_(
     status: Annotated[Status | None, typer.Option(help="Only requests in this status")] = None,
@@ -86,7 +65,7 @@ def list_(
     """List requests, newest first."""
     from eirc.services.requests_support import list_requests
 
-    rows = _with_container(lambda c: list_requests(c, status=status.value if status else None, limit=limit))
+    rows = with_container(lambda c: list_requests(c, status=status.value if status else None, limit=limit))
     render_rows(rows, as_json=as_json, title="connection requests", columns=LIST_COLUMNS)
 
 
@@ -95,7 +74,7 @@ def show(request_id: IdArgument, as_json: bool = JsonOption) -> None:
     """Every field of one request and its status history (time, from, to, who, reason)."""
     from eirc.services.requests_support import show_request
 
-    record = _with_container(lambda c: show_request(c, request_id))
+    record = with_container(lambda c: show_request(c, request_id))
     if as_json:
         print_json(record)
         return
@@ -131,7 +110,7 @@ def take(request_id: IdArgument, actor: ActorOption = None, as_json: bool = Json
     from eirc.services.requests_support import take_request
 
     who = _actor(actor)
-    _report(_with_container(lambda c: take_request(c, request_id, actor=who)), as_json)
+    _report(with_container(lambda c: take_request(c, request_id, actor=who)), as_json)
 
 
 @app.command("resolve")
@@ -140,7 +119,7 @@ def resolve(request_id: IdArgument, actor: ActorOption = None, as_json: bool = J
     from eirc.services.requests_support import resolve_request
 
     who = _actor(actor)
-    _report(_with_container(lambda c: resolve_request(c, request_id, actor=who)), as_json)
+    _report(with_container(lambda c: resolve_request(c, request_id, actor=who)), as_json)
 
 
 @app.command("reject")
@@ -166,4 +145,4 @@ def reject(
             fail(f"--reason is longer than {REASON_MAX_LENGTH} characters")
         fail("--reason holds control characters")
     who = _actor(actor)
-    _report(_with_container(lambda c: reject_request(c, request_id, actor=who, reason=reason)), as_json)
+    _report(with_container(lambda c: reject_request(c, request_id, actor=who, reason=reason)), as_json)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from eirc.cli.output import JsonOption, fail, render_record, run
+from eirc.cli.output import JsonOption, fail, render_record, with_container
 
 app = typer.Typer(help="Residents: create, find, show, unlock", no_args_is_help=True)
 
@@ -73,61 +73,27 @@ def create(
         password = sys.stdin.readline().rstrip("\r\n")
     proof = AccountProof(account_number=account, period=period, amount_due=amount) if given else None  # type: ignore[arg-type]
 
-    async def go() -> Any:
-        from eirc.bootstrap import build_container
-        from eirc.services.users import create_user
+    from eirc.services.users import create_user
 
-        c = build_container()
-        try:
-            return await create_user(
-                c,
-                phone=phone,
-                password=password,
-                last_name=last_name,
-                first_name=first_name,
-                email=email,
-                middle_name=middle_name,
-                birth_date=birth_date.date() if birth_date else None,
-                email_notifications=email_notifications,
-                email_confirmed=email_confirmed,
-                account=proof,
-            )
-        finally:
-            await c.dispose()
-
-    try:
-        profile = run(go())
-    except typer.Exit:
-        raise
-    except Exception as exc:  # one line for support, never a traceback
-        fail(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+    profile = with_container(
+        lambda c: create_user(
+            c,
+            phone=phone,
+            password=password,
+            last_name=last_name,
+            first_name=first_name,
+            email=email,
+            middle_name=middle_name,
+            birth_date=birth_date.date() if birth_date else None,
+            email_notifications=email_notifications,
+            email_confirmed=email_confirmed,
+            account=proof,
+        )
+    )
     render_record(_profile_record(profile), as_json=as_json, title="User created")
 
 
 # --- sign-in support: import, find, show, unlock (services.user_import, services.user_support) ------------
-def _with_container(work: Any, plain: tuple[type[Exception], ...] = ()) -> Any:
-    """Run `work(container)` with a container from the environment; a DomainError or an exception of
-    `plain` (its message) → exit 1 with one line."""
-
-    async def go() -> Any:
-        from eirc.bootstrap import build_container
-
-        c = build_container()
-        try:
-            return await work(c)
-        finally:
-            await c.dispose()
-
-    try:
-        return run(go())
-    except typer.Exit:
-        raise
-    except plain as exc:
-        fail(str(exc).splitlines()[0][:300])
-    except Exception as exc:  # one line for support, never a traceback
-        fail(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
-
-
 @app.command("import")
 def import_users(
     file: Annotated[str, typer.Argument(help="CSV: phone,last_name,first_name,middle_name,email,account_number")],
@@ -171,7 +137,7 @@ def import_users(
             if started:
                 progress.stop()
 
-    report = _with_container(work, plain=(UserFileError,))
+    report = with_container(work, plain=(UserFileError,))
     if as_json:
         from eirc.cli.output import print_json
 
@@ -196,7 +162,7 @@ def find(
     from eirc.cli.output import render_rows
     from eirc.services.user_support import find_user
 
-    row = _with_container(lambda c: find_user(c, login))
+    row = with_container(lambda c: find_user(c, login))
     render_rows([row], as_json=as_json, title="User")
 
 
@@ -208,7 +174,7 @@ def show(
     """One resident: identity, e-mail, password set (yes/no), lock state, addresses, live sessions."""
     from eirc.services.user_support import show_user
 
-    record = _with_container(lambda c: show_user(c, user_id))
+    record = with_container(lambda c: show_user(c, user_id))
     render_record(record, as_json=as_json, title="User")
 
 
@@ -220,7 +186,7 @@ def unlock(
     """Lift a sign-in lock (also the suspension after 100 consecutive failures) and forget failed attempts."""
     from eirc.services.user_support import unlock as unlock_service
 
-    done = _with_container(lambda c: unlock_service(c, login))
+    done = with_container(lambda c: unlock_service(c, login))
     record = {
         "id": done.user_id,
         "was_locked": done.was_locked,
