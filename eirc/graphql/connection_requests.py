@@ -9,7 +9,7 @@ import strawberry
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, DomainErrors
 from eirc.graphql.errors import UserError, guarded
-from eirc.graphql.registration import to_flow
+from eirc.graphql.registration import attach_flow, flow_payload, to_flow
 from eirc.graphql.types import Flow, FlowPayload
 from eirc.services import connection_requests
 
@@ -29,12 +29,6 @@ class ConnectionRequestPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _attach_flow(exc: Exception) -> None:
-    view = getattr(exc, "flow", None)
-    if view is not None:
-        exc.payload = {"flow": to_flow(view)}  # type: ignore[attr-defined]
-
-
 @strawberry.type
 class ConnectionRequestMutation:
     @strawberry.mutation(
@@ -42,16 +36,9 @@ class ConnectionRequestMutation:
     )
     async def open_connection_request(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
         c = info.context.container
-
-        async def run() -> dict[str, Any]:
-            try:
-                view = await connection_requests.open_connection_request(c, flow_id=str(flow_id))
-            except (DomainError, DomainErrors) as exc:
-                _attach_flow(exc)
-                raise
-            return {"flow": to_flow(view)}
-
-        return await guarded(FlowPayload, run)
+        return await flow_payload(
+            lambda: connection_requests.open_connection_request(c, flow_id=str(flow_id))
+        )
 
     @strawberry.mutation(
         description="«Отправить заявку»: the request is stored and sent to «Домопульт»; the flow is DONE. "
@@ -86,7 +73,7 @@ class ConnectionRequestMutation:
                     email_notifications=email_notifications,
                 )
             except (DomainError, DomainErrors) as exc:
-                _attach_flow(exc)
+                attach_flow(exc)
                 raise
             return {
                 "request_id": strawberry.ID(done.request_id),

@@ -57,19 +57,22 @@ def to_flow(view: FlowView) -> Flow:
     )
 
 
-async def _flow_payload(call: Callable[[], Awaitable[FlowView | None]]) -> FlowPayload:
+async def flow_payload(call: Callable[[], Awaitable[FlowView | None]]) -> FlowPayload:
+    """A payload with the flow `call` answers; an expected failure carries the flow as it now stands."""
+
     async def run() -> dict[str, Any]:
         try:
             view = await call()
         except (DomainError, DomainErrors) as exc:
-            _attach_flow(exc)
+            attach_flow(exc)
             raise
         return {"flow": to_flow(view) if view else None}
 
     return await guarded(FlowPayload, run)
 
 
-def _attach_flow(exc: Exception) -> None:
+def attach_flow(exc: Exception) -> None:
+    """Give a failure's payload the flow it carries (`exc.flow`, set by the services), if any."""
     view = getattr(exc, "flow", None)
     if view is not None:
         exc.payload = {"flow": to_flow(view)}  # type: ignore[attr-defined]
@@ -96,7 +99,7 @@ class RegistrationMutation:
     )
     async def start_phone(self, info: strawberry.Info, phone: str, consent: bool) -> FlowPayload:
         ctx = _ctx(info)
-        return await _flow_payload(
+        return await flow_payload(
             lambda: registration.start_phone(
                 ctx.container, phone=phone, consent=consent, client_ip=ctx.client_ip
             )
@@ -105,21 +108,21 @@ class RegistrationMutation:
     @strawberry.mutation(description="«Отправить код повторно» (after `resendAvailableInSeconds`)")
     async def resend_code(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
         ctx = _ctx(info)
-        return await _flow_payload(
+        return await flow_payload(
             lambda: registration.resend_code(ctx.container, flow_id=str(flow_id), client_ip=ctx.client_ip)
         )
 
     @strawberry.mutation(description="«Подтвердить номер» → ACCOUNT (registration) or PASSWORD (reset)")
     async def confirm_code(self, info: strawberry.Info, flow_id: strawberry.ID, code: str) -> FlowPayload:
         c = _ctx(info).container
-        return await _flow_payload(lambda: registration.confirm_code(c, flow_id=str(flow_id), code=code))
+        return await flow_payload(lambda: registration.confirm_code(c, flow_id=str(flow_id), code=code))
 
     @strawberry.mutation(description="The billing account proof → ADDRESS, `flow.address` set")
     async def prove_account(
         self, info: strawberry.Info, flow_id: strawberry.ID, period: str, account_number: str, amount_due: str
     ) -> FlowPayload:
         ctx = _ctx(info)
-        return await _flow_payload(
+        return await flow_payload(
             lambda: registration.prove_account(
                 ctx.container,
                 flow_id=str(flow_id),
@@ -133,7 +136,7 @@ class RegistrationMutation:
     @strawberry.mutation(description="«Это ваш адрес?» — «Да» → PERSONAL")
     async def confirm_address(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
         c = _ctx(info).container
-        return await _flow_payload(lambda: registration.confirm_address(c, flow_id=str(flow_id)))
+        return await flow_payload(lambda: registration.confirm_address(c, flow_id=str(flow_id)))
 
     @strawberry.mutation(description="«Регистрация: личные данные» → PASSWORD (the terms of use accepted)")
     async def set_personal_data(
@@ -149,7 +152,7 @@ class RegistrationMutation:
         email_notifications: bool,
     ) -> FlowPayload:
         ctx = _ctx(info)
-        return await _flow_payload(
+        return await flow_payload(
             lambda: registration.set_personal_data(
                 ctx.container,
                 flow_id=str(flow_id),
@@ -179,7 +182,7 @@ class RegistrationMutation:
                     user_agent=ctx.request.headers.get("user-agent"),
                 )
             except (DomainError, DomainErrors) as exc:
-                _attach_flow(exc)
+                attach_flow(exc)
                 raise
             return {
                 "flow": to_flow(done.flow),
@@ -194,12 +197,12 @@ class RegistrationMutation:
     @strawberry.mutation(description="«Назад»: the previous step, what was entered kept (`flow.data`)")
     async def go_back(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
         c = _ctx(info).container
-        return await _flow_payload(lambda: registration.go_back(c, flow_id=str(flow_id)))
+        return await flow_payload(lambda: registration.go_back(c, flow_id=str(flow_id)))
 
     @strawberry.mutation(description="«Отмена»: the flow ends (`flow` is null on success)")
     async def cancel_flow(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
         c = _ctx(info).container
-        return await _flow_payload(lambda: registration.cancel_flow(c, flow_id=str(flow_id)))
+        return await flow_payload(lambda: registration.cancel_flow(c, flow_id=str(flow_id)))
 
     @strawberry.mutation(description="Confirms the e-mail of a confirmation link's token (single use)")
     async def confirm_email(self, info: strawberry.Info, token: str) -> ProfilePayload:
