@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import benchkit
 import httpx
+from benchkit import free_port, start_gateway
 
 PASSWORD = "Bench7pass"
 SECRET = "bench-login-secret-" + "z" * 32
@@ -51,19 +52,12 @@ def login_query(phone: str) -> str:
 
 LOGIN = login_query(PHONE)
 TRIVIAL = "{ __typename }"
-EIRC = str(Path(sys.executable).parent / "eirc")
 
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- 1, 2: argon2 in this process ----------------------------------------------------------------------------
@@ -91,15 +85,7 @@ class Verifier:
 
 # --- 3: the gateway ------------------------------------------------------------------------------------------
 def gateway_env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EIRC_")}
-    env.update(
-        EIRC_ENV="test",
-        EIRC_DATABASE_URL=database_url,
-        EIRC_SECRET_KEY=SECRET,
-        EIRC_LOGIN_PER_CLIENT_PER_MINUTE="100000000",
-        EIRC_LOG_LEVEL="WARNING",
-    )
-    return env
+    return benchkit.gateway_env(database_url, SECRET, EIRC_LOGIN_PER_CLIENT_PER_MINUTE="100000000")
 
 
 def prepare(database_url: str) -> None:
@@ -128,28 +114,6 @@ def prepare(database_url: str) -> None:
             await c.dispose()
 
     asyncio.run(go())
-
-
-def start_gateway(database_url: str, port: int, workers: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [EIRC, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-worker"],
-        env=gateway_env(database_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"eirc serve exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("eirc serve did not become healthy")
 
 
 def serial(client: httpx.Client, query: str, runs: int) -> list[float]:
@@ -218,7 +182,7 @@ def main() -> None:
     database_url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
     prepare(database_url)
     port = free_port()
-    proc = start_gateway(database_url, port, workers=2)
+    proc = start_gateway(gateway_env(database_url), port, workers=2)
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
@@ -266,11 +230,7 @@ def main() -> None:
             trivial_idle += serial(client, TRIVIAL, 300)
             raw_rate = (raw_before + verifier.rate()) / 2  # before and after the load
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        benchkit.stop(proc)
         tmp.cleanup()
 
     print(f"argon2 verify p50 ............ {verify_p50 * 1000:7.2f} ms")

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from benchkit import free_port, gateway_env, start_gateway, stop
 
 SECRET = "bench-me-secret-" + "z" * 32
 PHONE = "+79160000001"
@@ -49,14 +48,7 @@ TRIVIAL = "{ __typename }"
 ME = """{ me { id lastName firstName middleName birthDate phone email emailConfirmed emailNotifications
   gosuslugiLinked addresses { id number text accountNumber primary ebill ebillPaused } } }"""
 LOGIN = 'mutation { login(login: "%s", password: "%s") { session { token } errors { code } } }'
-EIRC = str(Path(sys.executable).parent / "eirc")
 DEFAULT_PG_URL = os.environ.get("EIRC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -124,43 +116,6 @@ def prepare(database_url: str) -> None:
     asyncio.run(go())
 
 
-def start_gateway(database_url: str, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EIRC_")}
-    env.update(
-        EIRC_ENV="test",
-        EIRC_DATABASE_URL=database_url,
-        EIRC_SECRET_KEY=SECRET,
-        EIRC_LOG_LEVEL="WARNING",
-    )
-    proc = subprocess.Popen(
-        [EIRC, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"eirc serve exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("eirc serve did not become healthy")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def timed(client: httpx.Client, query: str, headers: dict[str, str]) -> float:
     t0 = time.perf_counter()
     response = client.post("/graphql", json={"query": query}, headers=headers)
@@ -203,7 +158,7 @@ def main() -> None:
         with database(backend, args.pg_url) as url:
             prepare(url)
             port = free_port()
-            proc = start_gateway(url, port)
+            proc = start_gateway(gateway_env(url, SECRET), port, workers=1)
             try:
                 trivial, me, _sample = measure(f"http://127.0.0.1:{port}", args.runs)
             finally:
