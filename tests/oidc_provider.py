@@ -52,6 +52,8 @@ from authlib.oidc.core import AuthorizationCodeMixin, UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from joserfc.jwk import KeySet, RSAKey
 
+from tests.peers import ThreadedHttpPeer
+
 CLIENT_ID = "eirc-test-client"
 CLIENT_SECRET = "eirc-test-client-secret"
 REDIRECT_URI = "http://testserver/auth/gosuslugi/callback"
@@ -329,7 +331,10 @@ class Received:
     headers: dict[str, str]
 
 
-class LocalOidcProvider:
+class LocalOidcProvider(ThreadedHttpPeer):
+    server_class = _Server
+    handler_class = _Handler
+
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = 0
@@ -363,30 +368,6 @@ class LocalOidcProvider:
 
     def add_client(self, client_id: str, secret: str, redirect_uris: list[str]) -> None:
         self.clients[client_id] = Client(client_id, secret, redirect_uris, self)
-
-    def up(self) -> None:
-        if self._server is not None:
-            return
-        server = _Server((self.host, self.port), _Handler)
-        server.provider = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def down(self) -> None:
-        """Stop listening: the next request gets «connection refused»."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    close = down
 
     # --- misbehaviour ---
     def sign_with_other_key(self) -> None:

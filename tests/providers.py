@@ -45,6 +45,8 @@ from typing import Any
 
 import pytest
 
+from tests.peers import ThreadedHttpPeer
+
 SMS_PATH = "/sms"
 CRM_PATH = "/crm"
 SMS_TOKEN = "test-sms-token"
@@ -116,8 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class FakeProvider:
+class FakeProvider(ThreadedHttpPeer):
     """The SMS provider (`/sms`) and «Домопульт» (`/crm`) on one local HTTP server."""
+
+    server_class = _Server
+    handler_class = _Handler
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -148,31 +153,6 @@ class FakeProvider:
     @property
     def is_up(self) -> bool:
         return self._server is not None
-
-    def up(self) -> None:
-        """Listen (again, on the same port)."""
-        if self._server is not None:
-            return
-        server = _Server((self.host, self.port), _Handler)
-        server.provider = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def down(self) -> None:
-        """Stop listening: the next request gets «connection refused»."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    close = down
 
     # --- behaviour ---
     def fail_next(
