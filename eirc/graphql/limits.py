@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import strawberry
 from graphql import (
@@ -34,7 +36,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
+    SchemaExtension,
 )
 from strawberry.extensions.field_extension import FieldExtension
 
@@ -234,6 +236,39 @@ VALIDATION_RULES = (
 )
 
 
+class ValidationByText(SchemaExtension):
+    """Validation results cached by the query's *text* (strawberry's ValidationCache keys them by the parsed
+    document, whose hash walks the whole syntax tree on every request).
+
+    The same text parses to the same document (the parser options are fixed), and validation depends
+    only on the schema, the document and the rules — never on variables — so the text is a complete key.
+    Bounded LRU, shared by all requests of the process.
+    """
+
+    MAXSIZE = 256
+    _results: ClassVar[OrderedDict[tuple, list[GraphQLError] | None]] = OrderedDict()
+
+    def on_validate(self) -> Iterator[None]:
+        from strawberry.schema.schema import validate_document
+
+        ec = self.execution_context
+        if ec.query is None or ec.graphql_document is None or not ec.validation_rules:
+            yield
+            return
+        key = (ec.schema, ec.query, tuple(ec.validation_rules))
+        results = self._results
+        try:
+            errors = results[key]
+            results.move_to_end(key)
+        except KeyError:
+            errors = validate_document(ec.schema._schema, ec.graphql_document, ec.validation_rules)
+            results[key] = errors
+            if len(results) > self.MAXSIZE:
+                results.popitem(last=False)
+        ec.pre_execution_errors = errors
+        yield
+
+
 def schema_extensions() -> list:
     """Factories, so that strawberry builds a fresh extension for every request (the parser and
     validation caches keep their LRU at module level, shared across requests)."""
@@ -241,6 +276,6 @@ def schema_extensions() -> list:
         lambda: AddValidationRules(list(VALIDATION_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        ValidationByText,
         MaskUnexpectedErrors,
     ]

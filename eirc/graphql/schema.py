@@ -6,6 +6,7 @@ import strawberry
 from strawberry.tools import merge_types
 
 from eirc.graphql.connection_requests import ConnectionRequestMutation
+from eirc.graphql.execution import PlainLeafExecutionContext
 from eirc.graphql.gosuslugi import GosuslugiMutation
 from eirc.graphql.limits import ArgumentLengthLimits, DoorSchema, schema_extensions
 from eirc.graphql.me import MeQuery
@@ -43,6 +44,7 @@ def build_schema(extensions: list | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=schema_extensions() if extensions is None else extensions,
+        execution_context_class=PlainLeafExecutionContext,
     )
 
 

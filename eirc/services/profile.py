@@ -29,6 +29,7 @@ from eirc.domain.personal import check_birth_date, local_today
 from eirc.security import token_digest
 from eirc.storage import counters
 from eirc.storage.db import UnitOfWork, UnitOfWorkFactory
+from eirc.storage.driver import DriverStatement
 from eirc.storage.tables import BillingAccount, EmailToken, Session, User, UserAddress
 from eirc.storage.types import UTCDateTime
 
@@ -135,60 +136,52 @@ async def profile_of(c: Container, user_id: str) -> ProfileView | None:
 
 _S, _U = Session.__table__.c, User.__table__.c  # type: ignore[attr-defined]
 _A, _B = UserAddress.__table__.c, BillingAccount.__table__.c  # type: ignore[attr-defined]
-# `me`'s one statement, built once: the live session by its primary key, its user, and the user's addresses
-# (by their user_id index) with the billing centre's address text. Plain columns, not ORM entities: loading
-# entities cost as much as the database round trip itself (scripts/bench_me.py).
-_ME = (
-    select(
-        _S.last_used_at,
-        _U.id,
-        _U.last_name,
-        _U.first_name,
-        _U.middle_name,
-        _U.birth_date,
-        _U.phone,
-        _U.email,
-        _U.email_confirmed,
-        _U.email_notifications,
-        _U.gosuslugi_sub,
-        _A.id.label("address_id"),
-        _A.account_number,
-        _A.primary,
-        _A.ebill,
-        _B.address,
-    )
-    .select_from(
-        Session.__table__.join(User.__table__, _U.id == _S.user_id)  # type: ignore[attr-defined]
-        .outerjoin(UserAddress.__table__, _A.user_id == _U.id)  # type: ignore[attr-defined]
-        .outerjoin(BillingAccount.__table__, _B.account_number == _A.account_number)  # type: ignore[attr-defined]
-    )
+# The profile's columns: the user's, and the user's addresses (by their user_id index) with the billing
+# centre's address text — one row per address (one row with null address columns when there is none).
+_PROFILE_COLUMNS = (
+    _U.id,
+    _U.last_name,
+    _U.first_name,
+    _U.middle_name,
+    _U.birth_date,
+    _U.phone,
+    _U.email,
+    _U.email_confirmed,
+    _U.email_notifications,
+    _U.gosuslugi_sub,
+    _A.id.label("address_id"),
+    _A.account_number,
+    _A.primary,
+    _A.ebill,
+    _B.address,
+)
+_WITH_ADDRESSES = (
+    User.__table__.outerjoin(UserAddress.__table__, _A.user_id == _U.id).outerjoin(  # type: ignore[attr-defined]
+        BillingAccount.__table__, _B.account_number == _A.account_number
+    )  # type: ignore[attr-defined]
+)
+_ADDRESS_ORDER = (_A.position, _A.created_at)
+# `me`'s one statement, built once: the live session by its primary key, its user and the profile. Plain
+# columns on the driver (storage.hot), not ORM entities: loading entities cost as much as the database
+# round trip itself (scripts/bench_me.py).
+_ME = DriverStatement(
+    select(_S.last_used_at, *_PROFILE_COLUMNS)
+    .select_from(Session.__table__.join(_WITH_ADDRESSES, _U.id == _S.user_id))  # type: ignore[attr-defined]
     .where(
         _S.id == bindparam("sid"), _S.ended_at.is_(None), _S.expires_at > bindparam("now", type_=UTCDateTime)
     )
-    .order_by(_A.position, _A.created_at)
+    .order_by(*_ADDRESS_ORDER)
+)
+# The profile of a user by id (a `login` that asks for it), the same way.
+_PROFILE = DriverStatement(
+    select(*_PROFILE_COLUMNS)
+    .select_from(_WITH_ADDRESSES)
+    .where(_U.id == bindparam("uid"))
+    .order_by(*_ADDRESS_ORDER)
 )
 
 
-async def profile_for_token(
-    uow: UnitOfWorkFactory, token: str | None, *, now: datetime
-) -> ProfileView | None:
-    """`me` in one round trip: the profile of a bearer token's live session — or None (unknown, ended,
-    expired). ONE statement: no query per address, and no separate session lookup.
-
-    The same rules as `sessions.resolve`: live = not ended and not expired; `last_used_at` is written at
-    most once a minute. No unit of work: one statement sees one consistent state by itself (`uow.read`).
-    """
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    sid = token_digest(token)
-    async with uow.read() as conn:
-        rows = (await conn.execute(_ME, {"sid": sid, "now": now})).all()
-    if not rows:
-        return None
-    if now - rows[0].last_used_at >= LAST_USED_RESOLUTION:
-        async with uow() as tx:
-            await tx.session.execute(update(Session).where(Session.id == sid).values(last_used_at=now))
-            await tx.commit()
+def _profile_of_rows(rows: list[Any]) -> ProfileView:
     addresses = [
         AddressView(
             id=r.address_id,
@@ -201,6 +194,34 @@ async def profile_for_token(
         for i, r in enumerate((r for r in rows if r.address_id is not None), start=1)
     ]
     return profile_view(rows[0], addresses)
+
+
+async def profile_for_token(
+    uow: UnitOfWorkFactory, token: str | None, *, now: datetime
+) -> ProfileView | None:
+    """`me` in one round trip: the profile of a bearer token's live session — or None (unknown, ended,
+    expired). ONE statement: no query per address, and no separate session lookup.
+
+    The same rules as `sessions.resolve`: live = not ended and not expired; `last_used_at` is written at
+    most once a minute. No unit of work: one statement sees one consistent state by itself (`storage.hot`).
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    sid = token_digest(token)
+    rows = await uow.hot.all(_ME, {"sid": sid, "now": now})
+    if not rows:
+        return None
+    if now - rows[0].last_used_at >= LAST_USED_RESOLUTION:
+        async with uow() as tx:
+            await tx.session.execute(update(Session).where(Session.id == sid).values(last_used_at=now))
+            await tx.commit()
+    return _profile_of_rows(rows)
+
+
+async def profile_for_user(uow: UnitOfWorkFactory, user_id: str) -> ProfileView | None:
+    """The user's profile by one statement (storage.hot), or None if the user is gone."""
+    rows = await uow.hot.all(_PROFILE, {"uid": user_id})
+    return _profile_of_rows(rows) if rows else None
 
 
 async def lock_user(tx: UnitOfWork, user_id: str) -> User:

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, Integer, String, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session as OrmSession
 
 from eirc.domain import texts
 from eirc.domain.email import parse_email
@@ -41,8 +40,9 @@ from eirc.domain.password import check_password, normalize_password
 from eirc.domain.phone import mask_phone, parse_phone
 from eirc.security import token_digest
 from eirc.services import sessions
-from eirc.services.profile import ProfileView, load_profile
+from eirc.services.profile import ProfileView, load_profile, profile_for_user
 from eirc.storage.db import UnitOfWork
+from eirc.storage.driver import Driver, DriverStatement, driver_connection, sa_driver
 from eirc.storage.tables import Counter, Session, User
 from eirc.storage.types import UTCDateTime
 
@@ -62,7 +62,10 @@ EMAIL_RESEND_SECONDS = 300
 CLIENT_WINDOW_SECONDS = 60
 
 _counter = Counter.__table__  # type: ignore[attr-defined]
-Executor = AsyncConnection | AsyncSession  # Core statements run on either
+# The counters' statements are synchronous code on the driver interface (storage.driver): the sign-in runs
+# them in its hashing thread on a pooled DB-API connection of the blocking engine; units of work run them
+# with `AsyncSession.run_sync` (a Session, through `sa_driver`).
+Executor = Connection | OrmSession | Driver
 
 
 # --- logins and subjects -----------------------------------------------------------------------------------
@@ -121,10 +124,6 @@ class Attempt:
     count: int  # consecutive attempts of the subject since its last success or lock, this one included
 
 
-def _dialect(db: Executor) -> str:
-    return db.dialect.name if isinstance(db, AsyncConnection) else db.bind.dialect.name  # type: ignore[union-attr]
-
-
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
@@ -144,23 +143,27 @@ ON CONFLICT ("key") DO UPDATE SET
 RETURNING "key", "count", locked_until
 """
 _RESERVE_TYPES = {"now": UTCDateTime(), "subject_expires": UTCDateTime(), "client_expires": UTCDateTime()}
+_RESERVE_COLUMNS = {"key": String(), "count": Integer(), "locked_until": UTCDateTime()}
 # Constant SQL text only; every value is a bound parameter.
-_RESERVE_SUBJECT = (
-    text('INSERT INTO counter ("key", "count", expires_at) VALUES (:subject, 1, :subject_expires)' + _RESERVE_SET)  # noqa: S608
+_RESERVE_SUBJECT = DriverStatement(
+    text(
+        'INSERT INTO counter ("key", "count", expires_at) VALUES (:subject, 1, :subject_expires)'  # noqa: S608
+        + _RESERVE_SET
+    )
     .bindparams(*(bindparam(k, type_=t) for k, t in _RESERVE_TYPES.items() if k != "client_expires"))
-    .columns(locked_until=UTCDateTime())
+    .columns(**_RESERVE_COLUMNS)
 )
-_RESERVE_BOTH = (
+_RESERVE_BOTH = DriverStatement(
     text(
         'INSERT INTO counter ("key", "count", expires_at) VALUES (:client, 1, :client_expires), '  # noqa: S608
         "(:subject, 1, :subject_expires)" + _RESERVE_SET
     )
     .bindparams(*(bindparam(k, type_=t) for k, t in _RESERVE_TYPES.items()))
-    .columns(locked_until=UTCDateTime())
+    .columns(**_RESERVE_COLUMNS)
 )
 
 
-async def _reserve(
+def _reserve(
     db: Executor, *, subject_key: str, client: str | None, now: datetime
 ) -> dict[str, tuple[int, datetime | None]]:
     """Count one attempt on the subject's key (unless it is locked) and on the client's key — one atomic
@@ -178,15 +181,15 @@ async def _reserve(
     if client is not None:
         params.update(client=client, client_expires=now + timedelta(seconds=CLIENT_WINDOW_SECONDS))
         stmt = _RESERVE_BOTH
-    rows = (await db.execute(stmt, params)).all()
-    return {key: (count, _aware(until)) for key, count, until in rows}
+    rows = sa_driver(db).rows(stmt, params)
+    return {key: (count, until) for key, count, until in rows}
 
 
 def _is_suspension(locked_until: datetime, now: datetime) -> bool:
     return locked_until - now > timedelta(seconds=SUSPENSION_SECONDS // 2)
 
 
-async def count_attempt(
+def count_attempt(
     db: Executor, c: Container, *, subject: str, client_ip: str | None
 ) -> Attempt | DomainError:
     """Count one password attempt for `subject` and the client: the attempt, or the refusal to answer
@@ -199,9 +202,11 @@ async def count_attempt(
     s = c.settings
     now = c.clock.now()
     client = client_key(client_ip) if client_ip else None
-    counts = await _reserve(db, subject_key=fail_key(subject), client=client, now=now)
+    counts = _reserve(db, subject_key=fail_key(subject), client=client, now=now)
     if client is not None and counts[client][0] > s.login_per_client_per_minute:
-        log.info("sign-in refused: client %s over %s attempts a minute", client_ip, s.login_per_client_per_minute)
+        log.info(
+            "sign-in refused: client %s over %s attempts a minute", client_ip, s.login_per_client_per_minute
+        )
         raise DomainError(ErrorCode.RATE_LIMITED, None)
     count, locked_until = counts[fail_key(subject)]
     if locked_until is not None and locked_until > now:
@@ -214,14 +219,31 @@ async def count_attempt(
 
 async def begin_attempt(tx: UnitOfWork, c: Container, *, subject: str, client_ip: str | None) -> Attempt:
     """`count_attempt` in a unit of work: commits (unless rate-limited), and raises the refusal if any."""
-    outcome = await count_attempt(tx.session, c, subject=subject, client_ip=client_ip)
+    outcome = await tx.session.run_sync(count_attempt, c, subject=subject, client_ip=client_ip)
     await tx.commit()
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
 
 
-async def attempt_failed(db: Executor, c: Container, attempt: Attempt) -> None:
+# One more round of failures on the subject's consecutive-failures counter (an upsert both dialects accept).
+_ADD_STREAK = DriverStatement(
+    text(
+        'INSERT INTO counter ("key", "count", expires_at) VALUES (:key, :count, :expires) '
+        'ON CONFLICT ("key") DO UPDATE SET "count" = counter."count" + excluded."count" RETURNING "count"'
+    )
+    .bindparams(bindparam("expires", type_=UTCDateTime()))
+    .columns(count=Integer())
+)
+_LOCK = DriverStatement(
+    update(_counter)
+    .where(_counter.c.key == bindparam("fail"))
+    .values(locked_until=bindparam("until", type_=UTCDateTime()), expires_at=bindparam("until"))
+)
+_CLEAR = DriverStatement(delete(_counter).where(_counter.c.key.in_([bindparam("fail"), bindparam("streak")])))
+
+
+def attempt_failed(db: Executor, c: Container, attempt: Attempt) -> None:
     """The attempt was counted already; lock the subject when it was the last one allowed.
 
     Each lock adds its failures to the subject's consecutive-failures counter; when one more round would
@@ -231,36 +253,29 @@ async def attempt_failed(db: Executor, c: Container, attempt: Attempt) -> None:
     if attempt.count < s.login_max_failures:
         return
     now = c.clock.now()
-    t = _counter.c
-    stmt = (postgresql.insert if _dialect(db) == "postgresql" else sqlite.insert)(_counter)
-    stmt = stmt.values(
-        key=streak_key(attempt.subject), count=attempt.count, expires_at=now + timedelta(seconds=MEMORY_SECONDS)
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[t.key], set_={"count": t.count + stmt.excluded.count}
-    ).returning(t.count)
-    streak = (await db.execute(stmt)).scalar_one()
+    driver = sa_driver(db)
+    expires = now + timedelta(seconds=MEMORY_SECONDS)
+    (streak,) = driver.rows(
+        _ADD_STREAK, {"key": streak_key(attempt.subject), "count": attempt.count, "expires": expires}
+    )[0]
     if streak + s.login_max_failures > MAX_CONSECUTIVE_FAILURES:
         until = now + timedelta(seconds=SUSPENSION_SECONDS)
-        log.warning("password sign-in suspended for %s: %s consecutive failures", attempt.subject[:10], streak)
+        log.warning(
+            "password sign-in suspended for %s: %s consecutive failures", attempt.subject[:10], streak
+        )
     else:
         until = now + timedelta(seconds=s.login_lockout_seconds)
         log.info("sign-in locked for %s until %s", attempt.subject[:10], until.isoformat())
-    await db.execute(
-        update(_counter)
-        .where(_counter.c.key == fail_key(attempt.subject))
-        .values(locked_until=until, expires_at=until)
-    )
+    driver.rows(_LOCK, {"fail": fail_key(attempt.subject), "until": until})
 
 
-async def clear_failures(db: Executor | UnitOfWork, subject: str) -> None:
-    executor = db.session if isinstance(db, UnitOfWork) else db
-    await executor.execute(delete(_counter).where(_counter.c.key.in_([fail_key(subject), streak_key(subject)])))
+def clear_failures(db: Executor, subject: str) -> None:
+    sa_driver(db).rows(_CLEAR, {"fail": fail_key(subject), "streak": streak_key(subject)})
 
 
 async def clear_user_lockout(tx: UnitOfWork, user_id: str) -> None:
     """Lift the user's lock and forget their failures (a success, a password reset, support)."""
-    await clear_failures(tx, user_subject(user_id))
+    await tx.session.run_sync(clear_failures, user_subject(user_id))
 
 
 @dataclass(frozen=True)
@@ -335,65 +350,106 @@ async def login(
     _required(login, password)
     assert login is not None and password is not None
     parsed = parse_login(login)
-    engine = c.uow.engine
-    # The hot path is plain Core on one connection per transaction: two statements before the hash, two
-    # after it (the login's latency is the hash plus these round trips).
-    async with engine.begin() as conn:
-        user = await _user_row(conn, parsed)
-        subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
-        attempt = await count_attempt(conn, c, subject=subject, client_ip=client_ip)
-    if isinstance(attempt, DomainError):
-        raise attempt
-
-    stored = user.password_hash if user is not None else None
-    ok = await c.hasher.verify(stored, normalize_password(password))
-
-    now = c.clock.now()
-    if not ok or user is None:
-        if attempt.count >= c.settings.login_max_failures:
-            async with engine.begin() as conn:
-                await attempt_failed(conn, c, attempt)
-        raise DomainError(ErrorCode.INVALID_CREDENTIALS, None)
-    if parsed.kind == "email" and not user.email_confirmed:
-        async with c.uow() as tx:
-            await clear_failures(tx, subject)
-            sent = await _resend_confirmation(tx, c, user_id=user.id, now=now)
-            await tx.commit()
-        log.info("sign-in by an unconfirmed e-mail (user %s); letter re-sent: %s", user.id, sent)
-        raise DomainError(ErrorCode.EMAIL_NOT_CONFIRMED, "login")
-    new_hash = None
-    if c.hasher.needs_rehash(stored or ""):
-        new_hash = await c.hasher.hash(normalize_password(password))
-    issued, values = sessions.new_session(
-        user_id=user.id,
-        now=now,
-        ttl_seconds=c.settings.session_ttl_seconds,
-        client_ip=client_ip,
-        user_agent=user_agent,
+    # The attempt, the hash and the session are one piece of blocking work in the hashing pool: one thread
+    # hop for the whole sign-in instead of one per statement (its latency is the hash plus a few
+    # statements on a synchronous connection).
+    outcome = await c.hasher.run(
+        _login_blocking, c, parsed, normalize_password(password), client_ip, user_agent
     )
-    profile = None
-    async with engine.begin() as conn:
-        await clear_failures(conn, subject)
-        if new_hash:
-            await conn.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
-        await conn.execute(insert(Session).values(**values))
-        if with_profile:
-            async with AsyncSession(bind=conn, expire_on_commit=False) as orm:
-                profile = await load_profile(orm, await orm.get_one(User, user.id))
-    log.info("signed in: user %s by %s", user.id, parsed.kind if parsed.kind != "phone" else mask_phone(parsed.value))
-    return SignedIn(user_id=user.id, session=issued, profile=profile)
+    if isinstance(outcome, _Unconfirmed):
+        async with c.uow() as tx:
+            sent = await _resend_confirmation(tx, c, user_id=outcome.user_id, now=c.clock.now())
+            await tx.commit()
+        log.info("sign-in by an unconfirmed e-mail (user %s); letter re-sent: %s", outcome.user_id, sent)
+        raise DomainError(ErrorCode.EMAIL_NOT_CONFIRMED, "login")
+    profile = await profile_for_user(c.uow, outcome.user_id) if with_profile else None
+    log.info(
+        "signed in: user %s by %s",
+        outcome.user_id,
+        parsed.kind if parsed.kind != "phone" else mask_phone(parsed.value),
+    )
+    return SignedIn(user_id=outcome.user_id, session=outcome.session, profile=profile)
 
 
-async def _user_row(db: Executor, login: ParsedLogin) -> Any:
+@dataclass(frozen=True)
+class _Unconfirmed:
+    """The right password for an unconfirmed e-mail: the letter is re-sent on the loop (a unit of work)."""
+
+    user_id: str
+
+
+@dataclass(frozen=True)
+class _Issued:
+    user_id: str
+    session: sessions.IssuedSession
+
+
+def _login_blocking(
+    c: Container, parsed: ParsedLogin, password: str, client_ip: str | None, user_agent: str | None
+) -> _Issued | _Unconfirmed:
+    """The sign-in in a worker thread, on one pooled connection of the blocking engine: count the attempt
+    (committed before the hash), verify, then either record the failure or clear the failures and open
+    the session. Prepared statements on the driver (storage.driver): after the hash the CPU caches are
+    cold, and every layer between the code and the driver would cost more than the statement."""
+    with driver_connection(c.uow.blocking, c.uow.listeners) as db:
+        with db.transaction():
+            user = _user_row(db, parsed)
+            subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
+            attempt = count_attempt(db, c, subject=subject, client_ip=client_ip)
+        if isinstance(attempt, DomainError):
+            raise attempt
+
+        stored = user.password_hash if user is not None else None
+        ok = c.hasher.verify_sync(stored, password)
+        if not ok or user is None:
+            if attempt.count >= c.settings.login_max_failures:
+                with db.transaction():
+                    attempt_failed(db, c, attempt)
+            raise DomainError(ErrorCode.INVALID_CREDENTIALS, None)
+        if parsed.kind == "email" and not user.email_confirmed:
+            with db.transaction():
+                clear_failures(db, subject)
+            return _Unconfirmed(user.id)
+        new_hash = c.hasher.hash_sync(password) if c.hasher.needs_rehash(stored or "") else None
+        issued, values = sessions.new_session(
+            user_id=user.id,
+            now=c.clock.now(),
+            ttl_seconds=c.settings.session_ttl_seconds,
+            client_ip=client_ip,
+            user_agent=user_agent,
+        )
+        with db.transaction():
+            clear_failures(db, subject)
+            if new_hash:
+                db.rows(_SET_HASH, {"uid": user.id, "hash": new_hash})
+            db.rows(_INSERT_SESSION, values)
+    return _Issued(user_id=user.id, session=issued)
+
+
+_USER_COLUMNS = select(User.id, User.password_hash, User.email_confirmed)
+_USER_BY = {
+    "phone": DriverStatement(_USER_COLUMNS.where(User.phone == bindparam("login"))),
+    "email": DriverStatement(_USER_COLUMNS.where(User.email == bindparam("login"))),
+}
+_SESSION_COLUMNS = ("id", "user_id", "created_at", "expires_at", "last_used_at", "client_ip", "user_agent")
+_SESSION_TABLE = Session.__table__  # type: ignore[attr-defined]
+_INSERT_SESSION = DriverStatement(  # the values of sessions.new_session
+    insert(_SESSION_TABLE).values(
+        {name: bindparam(name, type_=_SESSION_TABLE.c[name].type) for name in _SESSION_COLUMNS}
+    )
+)
+_SET_HASH = DriverStatement(
+    update(User).where(User.id == bindparam("uid")).values(password_hash=bindparam("hash"))
+)
+
+
+def _user_row(db: Driver, login: ParsedLogin) -> Any:
     """(id, password_hash, email_confirmed) of the login's user, or None."""
-    columns = select(User.id, User.password_hash, User.email_confirmed)
-    if login.kind == "phone":
-        stmt = columns.where(User.phone == login.value)
-    elif login.kind == "email":
-        stmt = columns.where(User.email == login.value)
-    else:
+    stmt = _USER_BY.get(login.kind)
+    if stmt is None:
         return None
-    return (await db.execute(stmt)).first()
+    rows = db.rows(stmt, {"login": login.value})
+    return rows[0] if rows else None
 
 
 async def _resend_confirmation(tx: UnitOfWork, c: Container, *, user_id: str, now: datetime) -> bool:
@@ -406,7 +462,9 @@ async def _resend_confirmation(tx: UnitOfWork, c: Container, *, user_id: str, no
     since = now - timedelta(seconds=EMAIL_RESEND_SECONDS)
     claimed = await tx.session.execute(
         update(User)
-        .where(User.id == user_id, or_(User.email_letter_sent_at.is_(None), User.email_letter_sent_at <= since))
+        .where(
+            User.id == user_id, or_(User.email_letter_sent_at.is_(None), User.email_letter_sent_at <= since)
+        )
         .values(email_letter_sent_at=now)
     )
     if not claimed.rowcount:
@@ -501,12 +559,12 @@ async def change_password(
     now = c.clock.now()
     if not ok:
         async with c.uow() as tx:
-            await attempt_failed(tx.session, c, attempt)
+            await tx.session.run_sync(attempt_failed, c, attempt)
             await tx.commit()
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "currentPassword")
     new_hash = await c.hasher.hash(normalize_password(new_password))
     async with c.uow() as tx:
-        await clear_failures(tx, subject)
+        await clear_user_lockout(tx, user.id)
         await tx.session.execute(
             update(User)
             .where(User.id == user.id)

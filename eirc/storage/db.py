@@ -1,15 +1,21 @@
-"""Engine and unit of work (async SQLAlchemy over aiosqlite or psycopg)."""
+"""Engines and unit of work.
+
+- The async engine (SQLAlchemy over aiosqlite or psycopg) runs every business transaction on the event loop.
+- A synchronous engine on the same database (`UnitOfWorkFactory.blocking`) serves work that already runs
+  in a worker thread and should not hop back to the loop for each statement: the sign-in's bookkeeping
+  around its password hash (services.signin).
+- Hot reads (storage.hot) run the one-statement reads every screen makes on the driver itself.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -17,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from eirc.settings import sqlite_path, to_async_url
+from eirc.storage.driver import StatementListener
+from eirc.storage.hot import HotReads
 
 
 def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -26,7 +34,7 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         if path:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -34,8 +42,8 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (or run in autocommit: read engine)
+def sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (or run in autocommit: hot reads)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -44,42 +52,25 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_read_engine(engine: AsyncEngine) -> AsyncEngine | Engine:
-    """A second, small pool for single-statement reads (`UnitOfWorkFactory.read`), in autocommit.
+def make_blocking_engine(engine: AsyncEngine) -> Engine:
+    """A synchronous engine on `engine`'s database, for statements run from worker threads.
 
-    Its connections are born in autocommit and never reset on return, so a read costs one statement: no
-    BEGIN/ROLLBACK round trips and no isolation-level switching per checkout.
-
-    PostgreSQL: an async engine (network I/O belongs off the loop). SQLite: a *synchronous* engine used on
-    the event loop itself. A WAL reader never waits for writers, and a one-row-per-address read takes tens
-    of microseconds — less than the six thread hops the async driver needs to run it.
+    SQLite: the same pragmas and BEGIN IMMEDIATE as the async engine (a pool of connections usable from
+    any thread). PostgreSQL: psycopg in its synchronous mode, a small pool (the threads that use it are
+    the password-hashing pool's), no ping before use (README, «PostgreSQL»).
     """
-    kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
     if engine.dialect.name == "sqlite":
-        url = engine.url.set(drivername="sqlite")
-        read = create_engine(url, connect_args={"timeout": 1, "check_same_thread": False}, **kwargs)
-        event.listen(read, "connect", _sqlite_pragmas)
-        event.listen(read, "connect", _sqlite_short_busy_timeout)
-        return read
-    return create_async_engine(engine.url, pool_size=5, max_overflow=10, **kwargs)
+        blocking = create_engine(
+            engine.url.set(drivername="sqlite"), connect_args={"timeout": 30, "check_same_thread": False}
+        )
+        _configure_sqlite(blocking)
+        return blocking
+    return create_engine(
+        engine.url.set(drivername="postgresql+psycopg"), pool_size=4, max_overflow=4, pool_pre_ping=False
+    )
 
 
-def _sqlite_short_busy_timeout(dbapi_conn, _record) -> None:
-    # A read on the event loop must never wait long: WAL readers only wait in rare cases (recovery).
-    dbapi_conn.execute("PRAGMA busy_timeout=1000")
-
-
-class SyncReadConnection:
-    """The awaitable face of a synchronous SQLite connection, for `UnitOfWorkFactory.read` callers."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return self._conn.execute(statement, parameters)
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
 
     Every transaction takes the write lock when it begins, so read-check-write sequences (limits,
@@ -87,9 +78,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     `database is locked` when a reader tries to upgrade.
     """
 
-    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", sqlite_pragmas)
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -142,7 +133,12 @@ class UnitOfWorkFactory:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.on_commit: list[Callable[[], None]] = []
-        self._read_engine: AsyncEngine | None = None
+        # Told every statement run on the driver (storage.driver, storage.hot); tests count them. Statements
+        # through SQLAlchemy are seen by its own events (`engines()`).
+        self.listeners: list[StatementListener] = []
+        self.hot = HotReads(engine.url, self.listeners)  # the one-statement reads every screen makes
+        self._blocking: Engine | None = None
+        self._blocking_lock = threading.Lock()
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, self.on_commit)
@@ -151,30 +147,22 @@ class UnitOfWorkFactory:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def sync_engines(self) -> list[Engine]:
-        """The engines behind this factory (the main one and the read pool), e.g. to watch statements."""
-        if self._read_engine is None:
-            self._read_engine = make_read_engine(self.engine)
-        read = self._read_engine if isinstance(self._read_engine, Engine) else self._read_engine.sync_engine
-        return [self.engine.sync_engine, read]
+    @property
+    def blocking(self) -> Engine:
+        """The synchronous engine (see the module's notes); only for code running in a worker thread."""
+        if self._blocking is None:
+            with self._blocking_lock:
+                if self._blocking is None:
+                    self._blocking = make_blocking_engine(self.engine)
+        return self._blocking
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection | SyncReadConnection]:
-        """A connection for ONE read statement (e.g. `me`), in autocommit: a single statement sees one
-        consistent state by itself, so no transaction is needed around it (see `make_read_engine`).
-        Only `await conn.execute(...)` is offered; writes go through a unit of work."""
-        if self._read_engine is None:
-            self._read_engine = make_read_engine(self.engine)
-        if isinstance(self._read_engine, Engine):
-            with self._read_engine.connect() as conn:
-                yield SyncReadConnection(conn)
-            return
-        async with self._read_engine.connect() as conn:
-            yield conn
+    def engines(self) -> list[Engine]:
+        """The SQLAlchemy engines behind this factory (to watch their statements; statements run on the
+        driver are told to `listeners`)."""
+        return [self.engine.sync_engine, self.blocking]
 
     async def dispose(self) -> None:
-        if isinstance(self._read_engine, Engine):
-            self._read_engine.dispose()
-        elif self._read_engine is not None:
-            await self._read_engine.dispose()
+        await self.hot.dispose()
+        if self._blocking is not None:
+            self._blocking.dispose()
         await self.engine.dispose()

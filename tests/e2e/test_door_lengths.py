@@ -53,8 +53,15 @@ def no_hashing(container, monkeypatch):
         calls.append("hasher")
         raise AssertionError("the password hasher ran on an over-long argument")
 
+    def refuse_sync(*_args, **_kwargs):
+        calls.append("hasher")
+        raise AssertionError("the password hasher ran on an over-long argument")
+
     monkeypatch.setattr(container.hasher, "hash", refuse)
     monkeypatch.setattr(container.hasher, "verify", refuse)
+    monkeypatch.setattr(container.hasher, "run", refuse)  # the sign-in's hash with its bookkeeping
+    monkeypatch.setattr(container.hasher, "hash_sync", refuse_sync)
+    monkeypatch.setattr(container.hasher, "verify_sync", refuse_sync)
     return calls
 
 
