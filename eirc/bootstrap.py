@@ -7,6 +7,7 @@ frozen clock and their own database.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 
 from eirc.clock import Clock
@@ -34,6 +35,27 @@ class Container:
         await self.uow.dispose()
 
 
+# Set by `eirc serve` for its gateway processes: how many of them share this machine's CPUs.
+GATEWAY_PROCESSES_ENV = "EIRC_SERVE_PROCESSES"
+
+
+def hash_threads(settings: Settings) -> int:
+    """`EIRC_HASH_THREADS`, or the CPUs this process may use divided among the gateway processes.
+
+    More CPU-bound hashing threads than cores does not hash faster, and it hurts every other request: a
+    low-priority hashing thread that is preempted while it holds the GIL (between two statements of its
+    sign-in) stalls its process's event loop until it runs again (scripts/bench_login.py, docs/signin.md).
+    """
+    if settings.hash_threads:
+        return settings.hash_threads
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    processes = max(1, int(os.environ.get(GATEWAY_PROCESSES_ENV, "1") or 1))
+    return max(1, cpus // processes)
+
+
 def build_container(
     settings: Settings | None = None,
     *,
@@ -47,7 +69,7 @@ def build_container(
         settings=settings,
         uow=uow,
         clock=clock or Clock(),
-        hasher=hasher or PasswordHasher(),
+        hasher=hasher or PasswordHasher(max_threads=hash_threads(settings)),
         secrets=Secrets(settings.secret_key),
     )
     uow.on_commit.append(container.wake_deliveries)

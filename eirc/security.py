@@ -15,16 +15,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.fernet import Fernet, InvalidToken
-
-T = TypeVar("T")
 
 ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_TIME_COST = 2
@@ -95,10 +91,18 @@ class PasswordHasher:
             self._pool, self.verify_sync, stored, password
         )
 
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run blocking `work` that includes a hash or a verification in the hashing pool (e.g. a sign-in
-        with its database bookkeeping: one thread hop instead of one per statement)."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+    def verify_in_pool(self, stored: str | None, password: str) -> bool:
+        """`verify` for code already running in a worker thread (the sign-in's): the hash runs in the
+        hashing pool, at its low priority, and this thread waits for it.
+
+        Only the hash may run at low priority: a low-priority thread that runs Python holds the GIL, and
+        when it is preempted while holding it, every coroutine of its process waits until it runs again
+        (docs/signin.md, «Hashing threads»)."""
+        return self._pool.submit(self.verify_sync, stored, password).result()
+
+    def hash_in_pool(self, password: str) -> str:
+        """`hash` for code already running in a worker thread (see `verify_in_pool`)."""
+        return self._pool.submit(self.hash_sync, password).result()
 
     def needs_rehash(self, stored: str) -> bool:
         return self._hasher.check_needs_rehash(stored)

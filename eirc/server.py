@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import socket
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import multiprocess
 
+from eirc.bootstrap import GATEWAY_PROCESSES_ENV
 from eirc.settings import get_settings
+
+log = logging.getLogger("eirc.server")
 
 _WORKER_ENV = "EIRC_SERVE_RUN_WORKER"
 # The request line and headers together (h11 only; with httptools the RequestGuard's limits apply).
@@ -38,7 +46,9 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
 
         prepare_demo(settings, host=host, port=port)
     os.environ[_WORKER_ENV] = "1" if worker else "0"
-    uvicorn.run(
+    # The gateway processes share the CPUs: each sizes its password-hashing pool accordingly (bootstrap).
+    os.environ[GATEWAY_PROCESSES_ENV] = str(max(1, workers))
+    config = uvicorn.Config(
         "eirc.server:app_factory",
         factory=True,
         host=host,
@@ -56,3 +66,53 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
+    if workers > 1:
+        _serve_workers(config)
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:  # as `uvicorn.run`: a start-up failure (the port taken, the app broken) exits 3
+        raise SystemExit(STARTUP_FAILURE)
+
+
+# --- several gateway processes ----------------------------------------------------------------------------------
+# uvicorn's own `--workers` shares ONE listening socket among the processes: whichever process wakes first
+# accepts every pending connection, so a client (or a proxy) that opens a few keep-alive connections at once
+# often has all of them on one process while the others idle (seen in scripts/bench_login.py: 8 of 8). Here
+# each process listens on a socket of its own with SO_REUSEPORT, and the kernel spreads new connections
+# across them. uvicorn still supervises the processes (start-up, health checks, restarts, signals).
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class _ReusePortProcess(multiprocess.Process):
+    """A uvicorn worker process that listens on a SO_REUSEPORT socket of its own (see above)."""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover — a child
+        for inherited in sockets or []:
+            inherited.close()
+        super().target([_reuse_port_socket(self.config.host, self.config.port)])
+
+
+def _serve_workers(config: uvicorn.Config) -> None:
+    if not hasattr(socket, "SO_REUSEPORT"):  # not Linux/BSD: uvicorn's shared socket
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    try:
+        # Bound, never listening: it holds the port for the processes' sockets and fails early if it is taken.
+        reserved = _reuse_port_socket(config.host, config.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", config.host, config.port, exc)
+        raise SystemExit(STARTUP_FAILURE) from exc
+    config.port = reserved.getsockname()[1]  # the port asked for, or the one the system chose for port 0
+    log.info("gateway on http://%s:%s with %s processes", config.host, config.port, config.workers)
+    multiprocess.Process = _ReusePortProcess  # type: ignore[misc]  # what uvicorn's supervisor starts
+    multiprocess.Multiprocess(config, sockets=[reserved]).run()

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_lockout_seconds: int = 300
     login_per_client_per_minute: int = 30
+    # Password-hashing threads of each gateway process; 0 = the CPUs this process may use, shared out among
+    # the gateway processes of `eirc serve --workers N` (at least 1). docs/signin.md, «Hashing threads».
+    hash_threads: int = Field(0, ge=0, le=64)
 
     account_max_attempts: int = 5
 

@@ -350,10 +350,10 @@ async def login(
     _required(login, password)
     assert login is not None and password is not None
     parsed = parse_login(login)
-    # The attempt, the hash and the session are one piece of blocking work in the hashing pool: one thread
-    # hop for the whole sign-in instead of one per statement (its latency is the hash plus a few
-    # statements on a synchronous connection).
-    outcome = await c.hasher.run(
+    # The attempt, the hash and the session are one piece of blocking work in a worker thread: one hop
+    # from the loop for the whole sign-in instead of one per statement (its latency is the hash plus a few
+    # statements on a synchronous connection). The hash itself runs in the hashing pool.
+    outcome = await c.uow.run_blocking(
         _login_blocking, c, parsed, normalize_password(password), client_ip, user_agent
     )
     if isinstance(outcome, _Unconfirmed):
@@ -388,9 +388,9 @@ def _login_blocking(
     c: Container, parsed: ParsedLogin, password: str, client_ip: str | None, user_agent: str | None
 ) -> _Issued | _Unconfirmed:
     """The sign-in in a worker thread, on one pooled connection of the blocking engine: count the attempt
-    (committed before the hash), verify, then either record the failure or clear the failures and open
-    the session. Prepared statements on the driver (storage.driver): after the hash the CPU caches are
-    cold, and every layer between the code and the driver would cost more than the statement."""
+    (committed before the hash), verify (in the hashing pool), then either record the failure or clear
+    the failures and open the session. Statements on the driver (storage.driver): after the hash the CPU
+    caches are cold, and every layer between the code and the driver would cost more than the statement."""
     with driver_connection(c.uow.blocking, c.uow.listeners) as db:
         with db.transaction():
             user = _user_row(db, parsed)
@@ -400,7 +400,7 @@ def _login_blocking(
             raise attempt
 
         stored = user.password_hash if user is not None else None
-        ok = c.hasher.verify_sync(stored, password)
+        ok = c.hasher.verify_in_pool(stored, password)
         if not ok or user is None:
             if attempt.count >= c.settings.login_max_failures:
                 with db.transaction():
@@ -410,7 +410,7 @@ def _login_blocking(
             with db.transaction():
                 clear_failures(db, subject)
             return _Unconfirmed(user.id)
-        new_hash = c.hasher.hash_sync(password) if c.hasher.needs_rehash(stored or "") else None
+        new_hash = c.hasher.hash_in_pool(password) if c.hasher.needs_rehash(stored or "") else None
         issued, values = sessions.new_session(
             user_id=user.id,
             now=c.clock.now(),

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +27,11 @@ from sqlalchemy.ext.asyncio import (
 from eirc.settings import sqlite_path, to_async_url
 from eirc.storage.driver import StatementListener
 from eirc.storage.hot import HotReads
+
+T = TypeVar("T")
+
+# Threads for blocking database work (each holds one connection of the blocking engine while it works).
+BLOCKING_THREADS = 8
 
 
 def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -66,7 +73,10 @@ def make_blocking_engine(engine: AsyncEngine) -> Engine:
         _configure_sqlite(blocking)
         return blocking
     return create_engine(
-        engine.url.set(drivername="postgresql+psycopg"), pool_size=4, max_overflow=4, pool_pre_ping=False
+        engine.url.set(drivername="postgresql+psycopg"),
+        pool_size=BLOCKING_THREADS,
+        max_overflow=0,
+        pool_pre_ping=False,
     )
 
 
@@ -139,6 +149,7 @@ class UnitOfWorkFactory:
         self.hot = HotReads(engine.url, self.listeners)  # the one-statement reads every screen makes
         self._blocking: Engine | None = None
         self._blocking_lock = threading.Lock()
+        self._blocking_threads: ThreadPoolExecutor | None = None
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, self.on_commit)
@@ -156,6 +167,15 @@ class UnitOfWorkFactory:
                     self._blocking = make_blocking_engine(self.engine)
         return self._blocking
 
+    async def run_blocking(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(*args)` — synchronous code on the blocking engine — in a worker thread at normal
+        priority (the sign-in's database work, around a hash it hands to the hashing pool)."""
+        if self._blocking_threads is None:
+            self._blocking_threads = ThreadPoolExecutor(
+                max_workers=BLOCKING_THREADS, thread_name_prefix="eirc-db"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._blocking_threads, work, *args)
+
     def engines(self) -> list[Engine]:
         """The SQLAlchemy engines behind this factory (to watch their statements; statements run on the
         driver are told to `listeners`)."""
@@ -163,6 +183,9 @@ class UnitOfWorkFactory:
 
     async def dispose(self) -> None:
         await self.hot.dispose()
+        if self._blocking_threads is not None:
+            self._blocking_threads.shutdown(wait=True)
+            self._blocking_threads = None
         if self._blocking is not None:
             self._blocking.dispose()
         await self.engine.dispose()

@@ -59,7 +59,6 @@ def no_hashing(container, monkeypatch):
 
     monkeypatch.setattr(container.hasher, "hash", refuse)
     monkeypatch.setattr(container.hasher, "verify", refuse)
-    monkeypatch.setattr(container.hasher, "run", refuse)  # the sign-in's hash with its bookkeeping
     monkeypatch.setattr(container.hasher, "hash_sync", refuse_sync)
     monkeypatch.setattr(container.hasher, "verify_sync", refuse_sync)
     return calls
