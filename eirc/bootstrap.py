@@ -52,7 +52,10 @@ def hash_threads(settings: Settings) -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    processes = max(1, int(os.environ.get(GATEWAY_PROCESSES_ENV, "1") or 1))
+    try:
+        processes = max(1, int(os.environ.get(GATEWAY_PROCESSES_ENV, "1")))
+    except ValueError:  # set by `eirc serve`; anything else counts as one process
+        processes = 1
     return max(1, cpus // processes)
 
 

@@ -107,12 +107,16 @@ def _serve_workers(config: uvicorn.Config) -> None:
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     try:
-        # Bound, never listening: it holds the port for the processes' sockets and fails early if it is taken.
+        # Any socket on the port, a gateway's own SO_REUSEPORT ones included, makes this plain bind fail: a
+        # second gateway on the same port stops here instead of joining the first one's sockets.
+        with socket.socket(family=socket.AF_INET6 if ":" in config.host else socket.AF_INET) as probe:
+            probe.bind((config.host, config.port))
+            config.port = probe.getsockname()[1]  # the port asked for, or the one the system chose for 0
+        # Bound, never listening: it holds the port for the processes' sockets.
         reserved = _reuse_port_socket(config.host, config.port)
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", config.host, config.port, exc)
         raise SystemExit(STARTUP_FAILURE) from exc
-    config.port = reserved.getsockname()[1]  # the port asked for, or the one the system chose for port 0
     log.info("gateway on http://%s:%s with %s processes", config.host, config.port, config.workers)
     multiprocess.Process = _ReusePortProcess  # type: ignore[misc]  # what uvicorn's supervisor starts
     multiprocess.Multiprocess(config, sockets=[reserved]).run()

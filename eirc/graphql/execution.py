@@ -11,7 +11,8 @@ were a third of its cost (scripts/bench_me.py), so this execution context does e
 - anything else — a null for a non-null field, a value the scalar refuses, an exception — goes the general
   way (`super().execute_field`), so errors, their paths and null propagation are graphql-core's own.
 
-Every other field (resolvers, objects, lists, arguments, extensions) takes the general path unchanged.
+Every other field (resolvers, objects, lists, arguments, extensions) takes the general path unchanged, and
+so does every field when a schema extension has a `resolve` hook (graphql-core middleware sees each field).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if known is None:
             known = _PLAIN_LEAVES[self.schema] = {}
         self._plain_leaves = known
+        # A schema extension with a `resolve` hook (graphql-core middleware) must see every field.
+        manager = self.middleware_manager
+        self._shortcut = not (manager is not None and manager.middlewares)
 
     def execute_field(
         self,
@@ -61,7 +65,7 @@ class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any = None,
     ) -> Any:
         field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        if field is not None:
+        if field is not None and self._shortcut:
             known = self._plain_leaves
             key = id(field)
             try:

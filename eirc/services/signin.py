@@ -63,7 +63,7 @@ CLIENT_WINDOW_SECONDS = 60
 
 _counter = Counter.__table__  # type: ignore[attr-defined]
 # The counters' statements are synchronous code on the driver interface (storage.driver): the sign-in runs
-# them in its hashing thread on a pooled DB-API connection of the blocking engine; units of work run them
+# them in its worker thread on a pooled DB-API connection of the blocking engine; units of work run them
 # with `AsyncSession.run_sync` (a Session, through `sa_driver`).
 Executor = Connection | OrmSession | Driver
 

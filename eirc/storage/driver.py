@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 StatementListener = Callable[[str, dict[str, Any]], None]
 
@@ -40,17 +41,31 @@ _DIALECTS: dict[str, Callable[[], Dialect]] = {
 
 
 @dataclass(frozen=True)
+class _Bind:
+    convert: Callable[[Any], Any] | None  # SQLAlchemy's converter for the parameter's type on the dialect
+    default: (
+        Callable[[], Any] | None
+    )  # the value written into the statement, or a column default; None: required
+
+
+@dataclass(frozen=True)
 class Compiled:
     sql: str
-    binds: dict[str, Callable[[Any], Any] | None]  # parameter name → converter
+    binds: dict[str, _Bind]  # parameter name in the SQL → how to bind it
     columns: tuple[Callable[[Any], Any] | None, ...]  # result column → converter
     row: type | None  # the named tuple of a result, or None when the statement returns no rows
 
     def bind(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: (convert(params[name]) if convert is not None else params[name])
-            for name, convert in self.binds.items()
-        }
+        bound = {}
+        for name, spec in self.binds.items():
+            if name in params:
+                value = params[name]
+            elif spec.default is not None:
+                value = spec.default()
+            else:
+                raise KeyError(f"no value for the bind parameter {name!r}")
+            bound[name] = spec.convert(value) if spec.convert is not None else value
+        return bound
 
     def rows(self, raw: list[tuple]) -> list[Any]:
         converters = self.columns
@@ -59,7 +74,13 @@ class Compiled:
 
 
 class DriverStatement:
-    """A SQLAlchemy Core statement, compiled once per dialect to the driver's SQL and converters."""
+    """A SQLAlchemy Core statement, compiled once per dialect to the driver's SQL and converters.
+
+    Values are taken from the `params` given by name; a value written into the statement (a literal, a
+    LIMIT, `bindparam(..., value=...)`) and a column's scalar or context-free default fill in the rest, as
+    SQLAlchemy would. Not supported: expanding IN parameters (a list bound at execution time) — refused
+    when the statement is compiled.
+    """
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
@@ -73,11 +94,42 @@ class DriverStatement:
 
     def _compile(self, dialect: Dialect) -> Compiled:
         compiled = self.statement.compile(dialect=dialect)
-        binds = {b.key: b.type.dialect_impl(dialect).bind_processor(dialect) for b in compiled.binds.values()}
-        columns = list(getattr(self.statement, "selected_columns", None) or [])
+        sql = str(compiled)
+        if "POSTCOMPILE" in sql:
+            raise ValueError("DriverStatement: expanding IN parameters are not supported; bind each value")
+        binds: dict[str, _Bind] = {}
+        for bind, name in compiled.bind_names.items():
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            binds[name] = _Bind(
+                convert=convert, default=None if bind.required else _constant(bind.effective_value)
+            )
+        for column in (*(compiled.insert_prefetch or ()), *(compiled.update_prefetch or ())):
+            default = _column_default(column)
+            if column.key in binds and default is not None:  # SQLAlchemy computes these when it executes
+                binds[column.key] = _Bind(convert=binds[column.key].convert, default=default)
+        if isinstance(self.statement, UpdateBase):
+            columns = list(self.statement.exported_columns)  # the RETURNING columns, if any
+        else:
+            columns = list(getattr(self.statement, "selected_columns", None) or [])
         processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         row = namedtuple("Row", [c.key for c in columns]) if columns else None  # type: ignore[misc]
-        return Compiled(sql=str(compiled), binds=binds, columns=processors, row=row)
+        return Compiled(sql=sql, binds=binds, columns=processors, row=row)
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _column_default(column: Any) -> Callable[[], Any] | None:
+    """A column's Python-side default as a factory (a scalar, or a callable that needs no context)."""
+    default = column.default
+    if default is None:
+        return None
+    if default.is_scalar:
+        return _constant(default.arg)
+    if default.is_callable:
+        return lambda: default.arg(None)  # SQLAlchemy wraps a zero-argument callable to take a context
+    return None
 
 
 class Driver(Protocol):
