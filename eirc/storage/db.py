@@ -63,8 +63,9 @@ def make_blocking_engine(engine: AsyncEngine) -> Engine:
     """A synchronous engine on `engine`'s database, for statements run from worker threads.
 
     SQLite: the same pragmas and BEGIN IMMEDIATE as the async engine (a pool of connections usable from
-    any thread). PostgreSQL: psycopg in its synchronous mode, one connection per blocking thread, no ping
-    before use (README, «PostgreSQL»), and `synchronous_commit = off`: the sign-in's commits (an attempt
+    any thread). PostgreSQL: psycopg in its synchronous mode, one connection per blocking thread, in
+    autocommit (storage.driver opens transactions explicitly), no ping before use (README, «PostgreSQL»),
+    and `synchronous_commit = off`: the sign-in's commits (an attempt
     counted, a session opened) are visible to every process at once but do not wait for the WAL flush —
     the durability SQLite has here (WAL, `synchronous=NORMAL`): a crash of the database server can lose
     the last fraction of a second of them (a resident signs in again; a lockout counts a few attempts
@@ -81,6 +82,7 @@ def make_blocking_engine(engine: AsyncEngine) -> Engine:
         pool_size=BLOCKING_THREADS,
         max_overflow=0,
         pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",  # transactions are explicit (storage.driver): no BEGIN round trip otherwise
         connect_args={"options": "-c synchronous_commit=off"},
     )
 

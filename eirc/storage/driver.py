@@ -10,8 +10,9 @@ the caches that argon2's 19 MiB have just emptied (scripts/bench_login.py, docs/
   column goes through the converters SQLAlchemy itself would apply for its type on that dialect
   (`TypeEngine.bind_processor` / `result_processor`), so rows read the same as through the engine (aware
   UTC datetimes, dates, booleans on SQLite). Rows are named tuples with the statement's column keys.
-- `DriverConnection`: a DB-API connection (from an engine's pool) running DriverStatements, with explicit
-  transactions (`BEGIN IMMEDIATE` on SQLite, as the engines do). Used from worker threads.
+- `DriverConnection`: a DB-API connection (from an engine's pool, in autocommit) running DriverStatements:
+  one statement commits by itself; `transaction()` groups several (`BEGIN IMMEDIATE` on SQLite, as the
+  engines do). Used from worker threads.
 - `sa_driver(session_or_connection)`: the same interface over a SQLAlchemy connection or session
   (`exec_driver_sql`), so code written for the driver also runs inside a unit of work (`run_sync`).
 
@@ -161,15 +162,16 @@ class DriverConnection:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[DriverConnection]:
         """BEGIN (IMMEDIATE on SQLite: the write lock is taken at once, as the engines do); COMMIT at the
-        end of the block, ROLLBACK if it raises."""
-        if self.dialect == "sqlite":
-            self._cursor.execute("BEGIN IMMEDIATE")
+        end of the block, ROLLBACK if it raises. Outside a block every statement commits by itself (the
+        blocking engines' connections are in autocommit)."""
+        cursor = self._cursor
+        cursor.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
         try:
             yield self
         except BaseException:
-            self.connection.rollback()
+            cursor.execute("ROLLBACK")
             raise
-        self.connection.commit()
+        cursor.execute("COMMIT")
 
 
 @contextlib.contextmanager
