@@ -117,6 +117,27 @@ def prepare(database_url: str) -> None:
     asyncio.run(go())
 
 
+def graphql_request(host: str, port: int, query: str) -> bytes:
+    """A whole POST /graphql request, ready for one write."""
+    body = json.dumps({"query": query}).encode()
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def parse_head(head: bytes) -> tuple[int, int]:
+    """(status, Content-Length) of a response head."""
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, length
+
+
 class RawClient:
     """One keep-alive HTTP/1.1 connection on a plain blocking socket: a request is one write, an answer is
     read by its Content-Length. The measurements are of the gateway: a general client (httpx sends the
@@ -134,12 +155,7 @@ class RawClient:
         self.buffer = b""
 
     def request(self, query: str) -> bytes:
-        body = json.dumps({"query": query}).encode()
-        head = (
-            f"POST /graphql HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        return head.encode() + body
+        return graphql_request(self.host, self.port, query)
 
     def post(self, request: bytes) -> tuple[int, bytes]:
         try:
@@ -154,12 +170,7 @@ class RawClient:
         while b"\r\n\r\n" not in self.buffer:
             self._read()
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
+        status, length = parse_head(head)
         while len(self.buffer) < length:
             self._read()
         body, self.buffer = self.buffer[:length], self.buffer[length:]
@@ -192,23 +203,8 @@ def serial(client: RawClient, query: str, runs: int) -> list[float]:
 # A lean HTTP/1.1 keep-alive client on asyncio streams (what wrk does, in Python): the load process shares the
 # two cores with the gateway, so every cycle it spends on its own HTTP machinery is taken from the hashes
 # it measures. httpx costs several times more per request than this.
-def login_request(host: str, port: int, phone: str) -> bytes:
-    body = json.dumps({"query": login_query(phone)}).encode()
-    head = (
-        f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
+    status, length = parse_head(await reader.readuntil(b"\r\n\r\n"))
     return status, await reader.readexactly(length)
 
 
@@ -230,7 +226,7 @@ async def load(url: str, seconds: float, concurrency: int, max_requests: int) ->
     stop_at = time.perf_counter() + seconds
     parsed = httpx.URL(url)
     host, port = parsed.host, parsed.port or 80
-    requests = [login_request(host, port, phone) for phone in PHONES]
+    requests = [graphql_request(host, port, login_query(phone)) for phone in PHONES]
 
     async def one_connection(first: int) -> None:
         nonlocal done, failed

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from eirc.storage.migrate import upgrade
+from tests.e2e.gateways import wait_healthy
 from tests.providers import free_port
 
 EIRC = str(Path(sys.executable).parent / "eirc")
@@ -51,22 +52,6 @@ def _start(database_url: str, port: int) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"gateway exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
-            )
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"gateway on port {port} did not become healthy")
 
 
 def _listening(port: int, expected: int = 2, timeout: float = 15) -> list[int]:
@@ -161,7 +146,7 @@ def gateway(database_file: str) -> Iterator[tuple[subprocess.Popen, int]]:
     port = free_port()
     proc = _start(database_file, port)
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         yield proc, port
     finally:
         _stop(proc)
@@ -283,7 +268,7 @@ def test_a_signal_stops_the_gateway_and_its_workers(database_file, sig):
     port = free_port()
     proc = _start(database_file, port)
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         assert len(_listening(port)) == 2
         workers = _children(proc.pid)
         assert len([w for w in workers if _socket_owners([w])]) >= 2  # the two workers (with sockets)

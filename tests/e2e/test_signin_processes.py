@@ -8,7 +8,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from eirc.domain import texts
 from eirc.storage.migrate import upgrade
 from eirc.storage.tables import Delivery
 from tests.conftest import _create_pg_database, _drop_pg_database, make_settings
+from tests.e2e.gateways import wait_healthy
 from tests.e2e.signin_helpers import LOGIN, ME, NEW_PASSWORD, PASSWORD, make_user
 from tests.providers import free_port
 
@@ -44,20 +44,6 @@ def _env(database_url: str) -> dict[str, str]:
     return env
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gateway exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"gateway at {url} did not become healthy")
-
-
 @pytest.fixture(scope="module")
 def gateways() -> Iterator[tuple[str, list[str]]]:
     name, url = _create_pg_database()
@@ -77,7 +63,7 @@ def gateways() -> Iterator[tuple[str, list[str]]]:
             procs.append(proc)
             urls.append(f"http://127.0.0.1:{port}")
         for u, p in zip(urls, procs, strict=True):
-            _wait_healthy(u, p)
+            wait_healthy(u, p)
         yield url, urls
     finally:
         for proc in procs:
