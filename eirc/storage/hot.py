@@ -30,7 +30,7 @@ from eirc.storage.driver import DriverStatement, StatementListener
 # PostgreSQL: reads are short; a few connections per gateway process serve them all.
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
-POOL_TIMEOUT_SECONDS = 10  # waiting for a connection (the server down): then the request fails, not hangs
+POOL_TIMEOUT_SECONDS = 3  # waiting for a connection (all busy, or the server down): then the request fails
 
 
 class HotReads:
