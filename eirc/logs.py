@@ -124,6 +124,3 @@ def configure_logging(settings: Settings) -> None:
     # chatter (which holds request headers) unless asked for explicitly.
     if settings.log_level.upper() == "DEBUG":
         logging.getLogger("httpcore").setLevel(logging.INFO)
-    # psycopg's pool logs every checkout and return at INFO («connection given by …»): one line per `me`.
-    # Its warnings (a connection lost, a rollback on return) stay.
-    logging.getLogger("psycopg.pool").setLevel(logging.WARNING)

@@ -37,6 +37,8 @@ StatementListener = Callable[[str, dict[str, Any]], None]
 
 _DIALECTS: dict[str, Callable[[], Dialect]] = {
     "postgresql": lambda: postgresql.psycopg.dialect(),  # type: ignore[attr-defined]
+    # asyncpg, the hot reads' driver (storage.hot): `$1, $2, …` — the values go positionally (`Compiled.order`)
+    "postgresql+asyncpg": lambda: postgresql.asyncpg.dialect(),  # type: ignore[attr-defined]
     "sqlite": lambda: sqlite.pysqlite.dialect(paramstyle="named"),  # type: ignore[attr-defined]
 }
 
@@ -55,6 +57,7 @@ class Compiled:
     binds: dict[str, _Bind]  # parameter name in the SQL → how to bind it
     columns: tuple[Callable[[Any], Any] | None, ...]  # result column → converter
     row: type | None  # the named tuple of a result, or None when the statement returns no rows
+    order: tuple[str, ...] = ()  # positional drivers (asyncpg): the parameter names in the order of $1, $2, …
 
     def bind(self, params: dict[str, Any]) -> dict[str, Any]:
         bound = {}
@@ -67,6 +70,10 @@ class Compiled:
                 raise KeyError(f"no value for the bind parameter {name!r}")
             bound[name] = spec.convert(value) if spec.convert is not None else value
         return bound
+
+    def positional(self, bound: dict[str, Any]) -> list[Any]:
+        """`bind`'s values in the order a positional driver takes them."""
+        return [bound[name] for name in self.order]
 
     def rows(self, raw: list[tuple]) -> list[Any]:
         converters = self.columns
@@ -114,7 +121,8 @@ class DriverStatement:
             columns = list(getattr(self.statement, "selected_columns", None) or [])
         processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         row = namedtuple("Row", [c.key for c in columns]) if columns else None  # type: ignore[misc]
-        return Compiled(sql=sql, binds=binds, columns=processors, row=row)
+        order = tuple(compiled.positiontup or ()) if dialect.positional else ()
+        return Compiled(sql=sql, binds=binds, columns=processors, row=row, order=order)
 
 
 def _constant(value: Any) -> Callable[[], Any]:
