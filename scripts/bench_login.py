@@ -280,7 +280,9 @@ def finish_load(loader: subprocess.Popen) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", help="a migrated-or-empty database (default: temporary SQLite)")
     parser.add_argument("--seconds", type=float, default=10, help="length of the load phase")
     parser.add_argument("--concurrency", type=int, default=8, help="connections of the load process")
@@ -292,7 +294,9 @@ def main() -> None:
         print(json.dumps(asyncio.run(load(args.load, args.seconds, args.concurrency, args.max_requests))))
         return
 
-    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores; other work on the machine skews the figures)")
+    print(
+        f"load average at start: {os.getloadavg()[0]:.2f} (2 cores; other work on the machine skews the figures)"
+    )
     # This process measures: what it has loaded so far is kept out of its own garbage collector's walks, so
     # that a collection of the measuring process does not land in a request's time.
     gc.collect()
@@ -342,12 +346,16 @@ def main() -> None:
     print(f"raw verify rate, 2 threads ... {raw_rate:7.1f} /s")
     idle_p99 = pct(trivial_idle, 99)
     busy_p99 = pct(trivial_busy, 99)
-    print(f"serial login p50 over HTTP ... {login_p50 * 1000:7.2f} ms   ({login_p50 / verify_p50:.2f} × verify; goal ≤ 1.15)")
+    print(
+        f"serial login p50 over HTTP ... {login_p50 * 1000:7.2f} ms   ({login_p50 / verify_p50:.2f} × verify; goal ≤ 1.15)"
+    )
     print(
         f"login throughput, 2 workers .. {result['rate']:7.1f} /s   ({result['rate'] / raw_rate:.2f} × raw; goal ≥ 0.85)"
         f"   [{result['logins']} logins, {result['failed']} failed, {result['seconds']:.1f} s, {args.concurrency} connections]"
     )
-    print(f"trivial p99 unloaded ......... {idle_p99 * 1000:7.2f} ms   (p50 {statistics.median(trivial_idle) * 1000:.2f} ms)")
+    print(
+        f"trivial p99 unloaded ......... {idle_p99 * 1000:7.2f} ms   (p50 {statistics.median(trivial_idle) * 1000:.2f} ms)"
+    )
     print(
         f"trivial p99 under load ....... {busy_p99 * 1000:7.2f} ms   ({busy_p99 / idle_p99:.2f} × unloaded; goal ≤ 3)"
         f"   [{len(trivial_busy)} requests; p50 {statistics.median(trivial_busy) * 1000:.2f} ms;"

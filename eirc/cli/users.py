@@ -96,7 +96,9 @@ def create(
 # --- sign-in support: import, find, show, unlock (services.user_import, services.user_support) ------------
 @app.command("import")
 def import_users(
-    file: Annotated[str, typer.Argument(help="CSV: phone,last_name,first_name,middle_name,email,account_number")],
+    file: Annotated[
+        str, typer.Argument(help="CSV: phone,last_name,first_name,middle_name,email,account_number")
+    ],
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per transaction")] = 500,
     as_json: bool = JsonOption,
 ) -> None:
@@ -200,8 +202,12 @@ def unlock(
     from eirc.cli.output import stdout
 
     if done.was_locked:
-        stdout.print(f"user {done.user_id}: unlocked (was locked until {done.locked_until or 'a reset'})", highlight=False)
+        stdout.print(
+            f"user {done.user_id}: unlocked (was locked until {done.locked_until or 'a reset'})",
+            highlight=False,
+        )
     else:
         stdout.print(
-            f"user {done.user_id}: was not locked; {done.failed_attempts} failed attempts forgotten", highlight=False
+            f"user {done.user_id}: was not locked; {done.failed_attempts} failed attempts forgotten",
+            highlight=False,
         )

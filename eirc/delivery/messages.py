@@ -26,7 +26,11 @@ from eirc.storage.tables import Delivery
 # The code must be the only run of digits of its length in the text (CONTRACT §5): no digits around it.
 SMS_CODE_TEXT = f"Код подтверждения МосОблЕИРЦ: {SECRET_PLACEHOLDER}. Никому не сообщайте код."
 CRM_RECIPIENT = "domopult"
-CRM_TYPES = ("registration", "connection_request", "ebill_subscription")  # docs/profile.md: ebill_subscription
+CRM_TYPES = (
+    "registration",
+    "connection_request",
+    "ebill_subscription",
+)  # docs/profile.md: ebill_subscription
 
 _FORBIDDEN_CRM_KEYS = re.compile(r"(?i)password|secret|token|code_hash")
 

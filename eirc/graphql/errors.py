@@ -23,7 +23,8 @@ class UserError:
     message: str
     failed_rules: list[PasswordRule] | None = None  # type: ignore[valid-type]
     hint: str | None = strawberry.field(
-        default=None, description="A text the screen shows under the error (e.g. the connection-request offer)"
+        default=None,
+        description="A text the screen shows under the error (e.g. the connection-request offer)",
     )
 
 

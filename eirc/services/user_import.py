@@ -83,7 +83,9 @@ class ImportReport(Refusals):
             "unchanged": self.unchanged,
             "kept": self.kept,
             "refused_count": self.refused_count,
-            "refused": [{"line": r.line, "reason": r.reason} for r in sorted(self.refused, key=lambda r: r.line)],
+            "refused": [
+                {"line": r.line, "reason": r.reason} for r in sorted(self.refused, key=lambda r: r.line)
+            ],
         }
 
 
@@ -255,7 +257,9 @@ async def _write_batch(c: Container, batch: list[Row], report: ImportReport) -> 
                     await tx.commit()
             except IntegrityError:
                 single = ImportReport()
-                single.refuse(row.line, "conflicts with a change made meanwhile (phone or e-mail); import again")
+                single.refuse(
+                    row.line, "conflicts with a change made meanwhile (phone or e-mail); import again"
+                )
             _merge(outcome, single)
     _merge(report, outcome)
 
@@ -282,7 +286,13 @@ async def _apply(tx: UnitOfWork, c: Container, batch: list[Row], report: ImportR
         else {}
     )
     known_accounts = (
-        set((await s.execute(select(BillingAccount.account_number).where(BillingAccount.account_number.in_(accounts)))).scalars())
+        set(
+            (
+                await s.execute(
+                    select(BillingAccount.account_number).where(BillingAccount.account_number.in_(accounts))
+                )
+            ).scalars()
+        )
         if accounts
         else set()
     )
@@ -296,7 +306,9 @@ async def _apply(tx: UnitOfWork, c: Container, batch: list[Row], report: ImportR
     new_addresses: list[dict[str, Any]] = []
     for row in batch:
         if row.account_number and row.account_number not in known_accounts:
-            report.refuse(row.line, f"billing account {row.account_number} not found (import the billing data first)")
+            report.refuse(
+                row.line, f"billing account {row.account_number} not found (import the billing data first)"
+            )
             continue
         user = existing.get(row.phone)
         if user is not None and (user.source != SOURCE or user.password_hash is not None):

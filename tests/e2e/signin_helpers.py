@@ -103,7 +103,9 @@ class CountingVerify:
     def __init__(self, c: Container, monkeypatch: Any) -> None:
         self.calls = 0
         self._inner = c.hasher.verify_sync
-        monkeypatch.setattr(c.hasher, "verify_sync", self)  # the hasher is shared by the session: undone after
+        monkeypatch.setattr(
+            c.hasher, "verify_sync", self
+        )  # the hasher is shared by the session: undone after
 
     def __call__(self, stored: str | None, password: str) -> bool:
         self.calls += 1

@@ -90,7 +90,12 @@ async def test_unknown_wrong_malformed_and_passwordless_answer_the_same(containe
     for payload in answers:
         assert payload["session"] is None and payload["profile"] is None
         assert payload["errors"] == [
-            {"code": "INVALID_CREDENTIALS", "field": None, "message": texts.INVALID_CREDENTIALS, "failedRules": None}
+            {
+                "code": "INVALID_CREDENTIALS",
+                "field": None,
+                "message": texts.INVALID_CREDENTIALS,
+                "failedRules": None,
+            }
         ]
 
 
@@ -103,7 +108,12 @@ async def test_unconfirmed_email_resends_the_letter_once_per_window(container, g
     payload = await login(gql, EMAIL, PASSWORD)
     assert payload["session"] is None
     assert payload["errors"] == [
-        {"code": "EMAIL_NOT_CONFIRMED", "field": "login", "message": texts.EMAIL_NOT_CONFIRMED, "failedRules": None}
+        {
+            "code": "EMAIL_NOT_CONFIRMED",
+            "field": "login",
+            "message": texts.EMAIL_NOT_CONFIRMED,
+            "failedRules": None,
+        }
     ]
     assert len(await deliveries(container, "email_confirmation")) == 2
 
@@ -134,7 +144,9 @@ async def test_only_the_current_confirmed_email_signs_in(container, gql):
         from eirc.storage.tables import User
 
         await tx.session.execute(
-            update(User).where(User.phone == PHONE).values(email="new.address@example.com", email_confirmed=False)
+            update(User)
+            .where(User.phone == PHONE)
+            .values(email="new.address@example.com", email_confirmed=False)
         )
         await tx.commit()
     assert codes_of(await login(gql, EMAIL, PASSWORD)) == ["INVALID_CREDENTIALS"]  # the old one

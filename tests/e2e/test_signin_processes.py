@@ -93,7 +93,9 @@ def _create_user(database_url: str, phone: str, email: str) -> None:
 
 def _gql(base: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables or {}}, headers=headers, timeout=30)
+    response = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables or {}}, headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
@@ -118,7 +120,9 @@ def test_lockout_is_shared_by_both_processes(gateways):
     for base in (a, b):
         payload = _login(base, phone, PASSWORD)
         assert payload["session"] is None
-        assert [(e["code"], e["message"]) for e in payload["errors"]] == [("LOGIN_LOCKED", texts.LOGIN_LOCKED)]
+        assert [(e["code"], e["message"]) for e in payload["errors"]] == [
+            ("LOGIN_LOCKED", texts.LOGIN_LOCKED)
+        ]
 
     # a burst of aliased attempts sent to both processes at once checks nothing more
     unlock = subprocess.run(
@@ -167,7 +171,9 @@ def test_password_reset_by_sms_on_one_process_kills_the_session_on_the_other(gat
             async with c.uow() as tx:
                 secret_enc = (
                     await tx.session.execute(
-                        select(Delivery.secret_enc).where(Delivery.recipient == phone, Delivery.kind == "sms_code")
+                        select(Delivery.secret_enc).where(
+                            Delivery.recipient == phone, Delivery.kind == "sms_code"
+                        )
                     )
                 ).scalar_one()
             return c.secrets.decrypt(secret_enc)
@@ -175,7 +181,11 @@ def test_password_reset_by_sms_on_one_process_kills_the_session_on_the_other(gat
             await c.dispose()
 
     code = asyncio.run(code_from_outbox())
-    confirm = _gql(b, 'mutation { confirmCode(flowId: "%s", code: "%s") { flow { step } errors { code } } }' % (flow_id, code))  # noqa: UP031
+    confirm = _gql(
+        b,
+        'mutation { confirmCode(flowId: "%s", code: "%s") { flow { step } errors { code } } }'  # noqa: UP031
+        % (flow_id, code),
+    )
     assert confirm["confirmCode"]["flow"]["step"] == "PASSWORD"
     done = _gql(
         a,

@@ -101,7 +101,9 @@ async def test_unknown_login_gets_a_decoy_and_no_sms(container, gql, provider, d
     fake_id = fake["flow"]["id"]
     for code in ("0000", "1234", "9999"):
         payload = (await gql(CONFIRM, {"id": fake_id, "code": code}))["confirmCode"]
-        assert [(e["code"], e["message"]) for e in payload["errors"]] == [("INVALID_CODE", texts.INVALID_CODE)]
+        assert [(e["code"], e["message"]) for e in payload["errors"]] == [
+            ("INVALID_CODE", texts.INVALID_CODE)
+        ]
         assert payload["flow"]["step"] == "CODE"
     clock.advance(container.settings.code_resend_seconds)
     resent = (await gql(RESEND, {"id": fake_id}))["resendCode"]

@@ -96,7 +96,12 @@ async def test_change_password(container, gql):
 
     payload = (await gql(CHANGE, {"current": "Wrong1pass", "new": NEW_PASSWORD}, token=own))["changePassword"]
     assert payload["errors"] == [
-        {"code": "INVALID_CREDENTIALS", "field": "currentPassword", "message": texts.INVALID_CREDENTIALS, "failedRules": None}
+        {
+            "code": "INVALID_CREDENTIALS",
+            "field": "currentPassword",
+            "message": texts.INVALID_CREDENTIALS,
+            "failedRules": None,
+        }
     ]
     user = await user_by_phone(container)
     async with container.uow() as tx:
@@ -116,7 +121,9 @@ async def test_change_password_wrong_current_locks_like_login(container, gql):
     await make_user(container)
     own = await _token(gql)
     for _ in range(container.settings.login_max_failures):
-        payload = (await gql(CHANGE, {"current": "Wrong1pass", "new": NEW_PASSWORD}, token=own))["changePassword"]
+        payload = (await gql(CHANGE, {"current": "Wrong1pass", "new": NEW_PASSWORD}, token=own))[
+            "changePassword"
+        ]
         assert codes_of(payload) == ["INVALID_CREDENTIALS"]
     payload = (await gql(CHANGE, {"current": PASSWORD, "new": NEW_PASSWORD}, token=own))["changePassword"]
     assert codes_of(payload) == ["LOGIN_LOCKED"]

@@ -89,7 +89,10 @@ async def test_import_reports_and_is_idempotent(container, cli, tmp_path):
         {"line": 6, "reason": "last_name is empty"},
         {"line": 7, "reason": "email is not an e-mail address: 'x@'"},
         {"line": 8, "reason": "billing account 999 not found (import the billing data first)"},
-        {"line": 9, "reason": "expected 6 columns (phone,last_name,first_name,middle_name,email,account_number), found 3"},
+        {
+            "line": 9,
+            "reason": "expected 6 columns (phone,last_name,first_name,middle_name,email,account_number), found 3",
+        },
         {"line": 10, "reason": "email ivan1@example.com already on line 2"},
     ]
     users = await _users(container)
@@ -144,9 +147,11 @@ async def test_import_refuses_a_bad_file_in_one_line(container, cli, tmp_path, c
 
 
 async def test_imported_resident_sets_a_password_through_the_phone_screen(container, cli, gql, tmp_path):
-    path = _write(tmp_path, "phone,last_name,first_name,middle_name,email,account_number\n89165550011,Новый,Жилец,,,\n")
+    path = _write(
+        tmp_path, "phone,last_name,first_name,middle_name,email,account_number\n89165550011,Новый,Жилец,,,\n"
+    )
     assert cli("import", str(path)).returncode == 0
-    start = "mutation { startPhone(phone: \"+7 916 555 00 11\", consent: true) { %s } }" % FLOW_FIELDS  # noqa: UP031
+    start = 'mutation { startPhone(phone: "+7 916 555 00 11", consent: true) { %s } }' % FLOW_FIELDS  # noqa: UP031
     flow = (await gql(start))["startPhone"]["flow"]
     assert (flow["kind"], flow["step"]) == ("PASSWORD_RESET", "CODE")
 

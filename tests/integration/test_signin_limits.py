@@ -30,7 +30,9 @@ async def test_concurrent_attempts_check_at_most_the_attempts_left(container, mo
     results = await asyncio.gather(*(_attempt(container, f"Wrong{i}x") for i in range(12)))
     limit = container.settings.login_max_failures
     assert counting.calls == limit
-    assert sorted(results) == sorted([ErrorCode.INVALID_CREDENTIALS] * limit + [ErrorCode.LOGIN_LOCKED] * (12 - limit))
+    assert sorted(results) == sorted(
+        [ErrorCode.INVALID_CREDENTIALS] * limit + [ErrorCode.LOGIN_LOCKED] * (12 - limit)
+    )
     assert await _attempt(container, PASSWORD) == ErrorCode.LOGIN_LOCKED
     user = await user_by_phone(container)
     async with container.uow() as tx:

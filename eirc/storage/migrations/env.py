@@ -17,9 +17,11 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get(
-        "url"
-    ) or get_settings().database_url
+    return (
+        config.attributes.get("database_url")
+        or context.get_x_argument(as_dictionary=True).get("url")
+        or get_settings().database_url
+    )
 
 
 def run_migrations_offline() -> None:
