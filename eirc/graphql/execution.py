@@ -11,6 +11,13 @@ were a third of its cost (scripts/bench_me.py), so this execution context does e
 - anything else — a null for a non-null field, a value the scalar refuses, an exception — goes the general
   way (`super().execute_field`), so errors, their paths and null propagation are graphql-core's own.
 
+Two levels of the same shortcut:
+
+- `execute_fields` (an object's selection): the plain leaves are read in one loop — no response path, no
+  per-field call — and only the other fields go to graphql-core, whose results are put back in the
+  selection's order (an address of `me` is all plain leaves, so it never enters the general path);
+- `execute_field` (one field, when graphql-core asks): the same reading, for any field it is given.
+
 Every other field (resolvers, objects, lists, arguments, extensions) takes the general path unchanged, and
 so does every field when a schema extension has a `resolve` hook (graphql-core middleware sees each field).
 """
@@ -20,15 +27,27 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from graphql import GraphQLField, GraphQLObjectType, Undefined, is_leaf_type, is_non_null_type
+from graphql import (
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLID,
+    GraphQLObjectType,
+    GraphQLString,
+    Undefined,
+    is_leaf_type,
+    is_non_null_type,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 _BACKREF = "strawberry-definition"
 _BASIC_RESOLVER = "_get_basic_result"  # strawberry's resolver of a basic field (schema_converter)
 
-# schema → {id(GraphQLField): (strawberry field, leaf type, non-null) for a plain leaf field, or None}.
-# Keyed by field id *per schema*: a schema holds its fields, so their ids are stable while it lives.
-_PLAIN_LEAVES: WeakKeyDictionary[Any, dict[int, tuple[Any, Any, bool] | None]] = WeakKeyDictionary()
+# schema → {id(object type): {field name: how to read it (_Leaf), or None: the general path}}. Keyed by
+# type id *per schema*: a schema holds its types, so their ids are stable while it lives.
+_READERS: WeakKeyDictionary[Any, dict[int, dict[str, _Leaf | None]]] = WeakKeyDictionary()
+# Scalars whose coercion gives back a value of exactly this Python type unchanged (graphql-core's own
+# `serialize_string`, `serialize_id`, `serialize_boolean`); any other value is coerced.
+_AS_IS = {id(GraphQLString): str, id(GraphQLID): str, id(GraphQLBoolean): bool}
 
 
 def _plain_leaf(field: GraphQLField) -> tuple[Any, Any, bool] | None:
@@ -45,16 +64,105 @@ def _plain_leaf(field: GraphQLField) -> tuple[Any, Any, bool] | None:
     return (definition, leaf, non_null) if is_leaf_type(leaf) else None
 
 
+class _Leaf:
+    """How to read one plain leaf field of an object (`_plain_leaf`), with the scalar's no-op case."""
+
+    __slots__ = ("as_is", "coerce", "name", "non_null", "resolve")
+
+    def __init__(self, definition: Any, leaf: Any, non_null: bool) -> None:
+        self.resolve = definition.default_resolver  # strawberry's: `getattr` unless configured otherwise
+        self.name = definition.python_name
+        self.coerce = leaf.coerce_output_value
+        self.as_is = _AS_IS.get(id(leaf))
+        self.non_null = non_null
+
+
+_GENERAL = object()  # «take graphql-core's path»: a value the shortcut does not settle
+
+
+def _read(leaf: _Leaf, source: Any) -> Any:
+    """The field's value as graphql-core would complete it, or _GENERAL (a null for a non-null field, a
+    value the scalar refuses, an exception: graphql-core's path raises and reports it properly)."""
+    try:
+        value = leaf.resolve(source, leaf.name)
+        if value is None:
+            return _GENERAL if leaf.non_null else None
+        if type(value) is leaf.as_is:
+            return value
+        coerced = leaf.coerce(value)
+    except Exception:
+        return _GENERAL
+    return _GENERAL if coerced is None or coerced is Undefined else coerced
+
+
 class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        known = _PLAIN_LEAVES.get(self.schema)
-        if known is None:
-            known = _PLAIN_LEAVES[self.schema] = {}
-        self._plain_leaves = known
+        readers = _READERS.get(self.schema)
+        if readers is None:
+            readers = _READERS[self.schema] = {}
+        self._readers = readers
         # A schema extension with a `resolve` hook (graphql-core middleware) must see every field.
         manager = self.middleware_manager
         self._shortcut = not (manager is not None and manager.middlewares)
+
+    def _readers_of(self, parent_type: GraphQLObjectType) -> dict[str, _Leaf | None]:
+        readers = self._readers.get(id(parent_type))
+        if readers is None:
+            readers = {}
+            for name, field in parent_type.fields.items():
+                plain = _plain_leaf(field)
+                readers[name] = _Leaf(*plain) if plain is not None else None
+            self._readers[id(parent_type)] = readers
+        return readers
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any = None,
+    ) -> Any:
+        if not self._shortcut:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        readers = self._readers_of(parent_type)
+        read: dict[str, Any] = {}
+        rest: dict[str, Any] | None = None
+        for response_name, field_details_list in grouped_field_set.items():
+            leaf = readers.get(field_details_list[0].node.name.value)
+            if leaf is not None:
+                value = _read(leaf, source_value)
+                if value is not _GENERAL:
+                    read[response_name] = value
+                    continue
+            if rest is None:
+                rest = {}
+            rest[response_name] = field_details_list
+        if rest is None:
+            return read
+        if not read:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results = super().execute_fields(parent_type, source_value, path, rest, position_context)
+
+        def in_order(others: dict[str, Any]) -> dict[str, Any]:
+            return {
+                name: read[name] if name in read else others[name]
+                for name in grouped_field_set
+                if name in read or name in others
+            }
+
+        if self.is_awaitable(results):
+
+            async def awaited() -> dict[str, Any]:
+                return in_order(await results)
+
+            return awaited()
+        return in_order(results)
 
     def execute_field(
         self,
@@ -64,25 +172,10 @@ class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any = None,
     ) -> Any:
-        field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        if field is not None and self._shortcut:
-            known = self._plain_leaves
-            key = id(field)
-            try:
-                plain = known[key]
-            except KeyError:
-                plain = known[key] = _plain_leaf(field)
-            if plain is not None:
-                definition, leaf, non_null = plain
-                try:
-                    value = definition.default_resolver(source, definition.python_name)
-                    if value is None:
-                        if not non_null:
-                            return None
-                    else:
-                        coerced = leaf.coerce_output_value(value)
-                        if coerced is not None and coerced is not Undefined:
-                            return coerced
-                except Exception:  # noqa: S110 — the general path below raises it again, as a field error
-                    pass
+        if self._shortcut:
+            leaf = self._readers_of(parent_type).get(field_details_list[0].node.name.value)
+            if leaf is not None:
+                value = _read(leaf, source)
+                if value is not _GENERAL:
+                    return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)

@@ -6,6 +6,7 @@ be identical. A spy on the general path checks that the shortcut is really taken
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +64,10 @@ class Person:
     @strawberry.field
     def best_friend(self) -> Person | None:
         return FRIEND
+
+    @strawberry.field
+    async def mood(self) -> str:
+        return f"{self.first_name} is fine"
 
 
 def person(**values: Any) -> Person:
@@ -152,6 +157,7 @@ def both(query: str, variables: dict | None = None, **root: Any) -> tuple[Any, l
     expected = outcome(DEFAULT.execute_sync(query, variable_values=variables))
     got = outcome(PLAIN.execute_sync(query, variable_values=variables))
     assert got == expected
+    assert json.dumps(got[0]) == json.dumps(expected[0])  # the same fields in the same order, too
     return got
 
 
@@ -322,6 +328,43 @@ def test_typename_and_fragments():
         "{ person { __typename ...F } } fragment F on Person { firstName ... { age } }", person=person()
     )
     assert (data, errors) == ({"person": {"__typename": "Person", "firstName": "Ivan", "age": 42}}, [])
+
+
+def test_leaves_between_other_fields_keep_the_selections_order(general_path):
+    query = """{ person {
+        age greeting firstName pets { name } b: nick tags colour bestFriend { age x: firstName age } shade
+    } }"""
+    data, errors = both(query, person=person())
+    assert errors == []
+    assert list(data["person"]) == [
+        "age",
+        "greeting",
+        "firstName",
+        "pets",
+        "b",
+        "tags",
+        "colour",
+        "bestFriend",
+        "shade",
+    ]
+    assert list(data["person"]["bestFriend"]) == ["age", "x"]
+    assert not set(general_path) & {"Person.age", "Person.firstName", "Person.nick", "Person.colour"}
+
+
+async def test_leaves_beside_an_async_resolver_keep_the_order_and_errors():
+    queries = (
+        "{ later { firstName mood age bestFriend { age mood } nick } }",
+        "{ people { mood age } }",
+        "mutation { touch { age mood shade firstName } }",
+    )
+    for first_name in ("Ivan", None):  # None: a non-null leaf fails beside a pending async field
+        CURRENT.clear()
+        CURRENT.update(person=person(first_name=first_name), people=[person(age=1), person(age=2)])
+        for query in queries:
+            expected = outcome(await DEFAULT.execute(query))
+            got = outcome(await PLAIN.execute(query))
+            assert got == expected
+            assert json.dumps(got[0]) == json.dumps(expected[0])
 
 
 async def test_async_execution_and_mutations(general_path):
