@@ -24,6 +24,7 @@ so does every field when a schema extension has a `resolve` hook (graphql-core m
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -32,6 +33,7 @@ from graphql import (
     GraphQLField,
     GraphQLID,
     GraphQLObjectType,
+    GraphQLResolveInfoHelpers,
     GraphQLString,
     Undefined,
     is_leaf_type,
@@ -95,9 +97,28 @@ def _read(leaf: _Leaf, source: Any) -> Any:
     return _GENERAL if coerced is None or coerced is Undefined else coerced
 
 
+def _helpers_without_a_cycle(context: Any) -> GraphQLResolveInfoHelpers:
+    """graphql-core's resolver helpers (`info.async_helpers`), calling the context through a weak reference.
+
+    graphql-core keeps them as the context's own bound methods, a reference cycle: the context — and the
+    request, its response and everything else the context reaches — would then wait for the cyclic garbage
+    collector instead of going when the request ends (docs/signin.md, «Garbage»).
+    """
+    ref = weakref.ref(context)
+
+    def gather(*args: Any, **kwargs: Any) -> Any:
+        return ref().gather_async_work(*args, **kwargs)  # type: ignore[union-attr]
+
+    def track(*args: Any, **kwargs: Any) -> Any:
+        return ref().track_async_work(*args, **kwargs)  # type: ignore[union-attr]
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+
+
 class PlainLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.async_helpers = _helpers_without_a_cycle(self)
         readers = _READERS.get(self.schema)
         if readers is None:
             readers = _READERS[self.schema] = {}

@@ -24,17 +24,18 @@ def _user_agent(info: strawberry.Info) -> str | None:
 
 def _selects(info: strawberry.Info, name: str) -> bool:
     """Whether the client's selection on this field asks for `name` (through fragments too)."""
+    return any(_asks_for(field.selections, name) for field in info.selected_fields)
 
-    def walk(selections: list) -> bool:
-        for selection in selections:
-            if hasattr(selection, "type_condition"):  # an inline fragment or a fragment spread
-                if walk(selection.selections):
-                    return True
-            elif selection.name == name:
+
+def _asks_for(selections: list, name: str) -> bool:
+    # a module-level function: a recursive closure would be a reference cycle, left to the garbage collector
+    for selection in selections:
+        if hasattr(selection, "type_condition"):  # an inline fragment or a fragment spread
+            if _asks_for(selection.selections, name):
                 return True
-        return False
-
-    return any(walk(field.selections) for field in info.selected_fields)
+        elif selection.name == name:
+            return True
+    return False
 
 
 @strawberry.type
