@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     delivery_max_age_seconds: int = 172800
     delivery_timeout_seconds: float = 10
 
+    # Retention (eirc/services/retention.py, docs/retention.md): finished flows, sessions, e-mail tokens and
+    # sent or dead deliveries are kept this many days; expired counters go at once. The delivery worker
+    # prunes every `prune_interval_seconds` (0: never — then `eirc db prune` from cron).
+    retention_days: int = Field(90, ge=1)
+    prune_interval_seconds: int = Field(3600, ge=0)
+
     terms_version: str = "2021-06-01"
     cors_origins: str = (
         ""  # comma-separated origins allowed by CORS; empty → no CORS headers (same origin only)

@@ -12,7 +12,7 @@ from eirc.cli import billing as billing_cli
 from eirc.cli import deliveries as deliveries_cli
 from eirc.cli import requests as requests_cli
 from eirc.cli import users as users_cli
-from eirc.cli.output import fail
+from eirc.cli.output import JsonOption, fail, print_json, render_rows, stderr, with_container
 from eirc.cli.worker import worker as worker_command
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations and retention", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
@@ -45,6 +45,45 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     except Exception as exc:  # one line, no traceback, for support engineers
         fail(f"migration failed: {type(exc).__name__}: {exc}".splitlines()[0])
     typer.echo(f"database is at {revision}", err=True)
+
+
+@db_app.command("prune")
+def db_prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted")] = False,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep finished rows this many days (default EIRC_RETENTION_DAYS)"),
+    ] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete rows no rule reads any more: expired counters and Госуслуги states; flows, sessions, e-mail
+    tokens and sent or dead deliveries older than the retention (docs/retention.md). Users, addresses,
+    billing data and connection requests are never touched."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from eirc.services.retention import TABLES, count_prunable, prune
+
+    async def work(c) -> dict[str, int]:
+        keep = days or c.settings.retention_days
+        now = c.clock.now()
+        if dry_run:
+            return await count_prunable(c, now=now, retention_days=keep)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=stderr, transient=True
+        ) as bar:
+            task = bar.add_task("pruning", total=None)
+
+            def told(table: str, deleted: int) -> None:
+                bar.update(task, description=f"pruning {table}: {deleted} rows")
+
+            return await prune(c, now=now, retention_days=keep, progress=told)
+
+    counts = with_container(work)
+    rows = [{"table": t, ("would delete" if dry_run else "deleted"): counts.get(t, 0)} for t in TABLES]
+    if as_json:
+        print_json({"dry_run": dry_run, "counts": counts})
+    else:
+        render_rows(rows, as_json=False, title="would be deleted" if dry_run else "deleted")
 
 
 @schema_app.command("export")

@@ -31,13 +31,15 @@ async def _main(*, once: bool, poll_interval: float) -> None:
     from eirc.bootstrap import build_container
     from eirc.cli.output import print_json
     from eirc.delivery.adapters import build_adapters, close_adapters
-    from eirc.delivery.worker import DeliveryWorker, warn_dev_outbox
+    from eirc.delivery.worker import DeliveryWorker, stopped, warn_dev_outbox
+    from eirc.services.retention import run_periodically
 
     container = build_container()
     container.delivery_wakeup = asyncio.Event()
     adapters = build_adapters(container.settings)
     warn_dev_outbox(container, adapters)
     worker = DeliveryWorker(container, adapters, poll_interval=poll_interval)
+    pruning: asyncio.Task | None = None
     try:
         if once:
             print_json((await worker.run_once()).as_dict())
@@ -47,7 +49,10 @@ async def _main(*, once: bool, poll_interval: float) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
+        pruning = asyncio.create_task(run_periodically(container, stop))  # retention, as `eirc serve` does
         await worker.run_forever(stop)
     finally:
         await close_adapters(adapters)
+        if pruning is not None:
+            await stopped(pruning)
         await container.dispose()
