@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -28,8 +25,8 @@ from eirc.storage.tables import (
     User,
 )
 from tests.e2e.signin_helpers import make_user
+from tests.e2e.test_delivery_processes import EIRC, eirc_env
 
-EIRC = str(Path(sys.executable).parent / "eirc")
 DAYS = 90
 
 
@@ -232,13 +229,7 @@ async def test_the_worker_companion_prunes_until_stopped(container, clock):
 
 def test_the_command_line_reports_and_prunes(container, clock):
     gone = asyncio.run(seed(container, clock))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EIRC_")}
-    env.update(
-        EIRC_ENV="test",
-        EIRC_DATABASE_URL=container.settings.database_url,
-        EIRC_SECRET_KEY=container.settings.secret_key,
-        COLUMNS="200",
-    )
+    env = eirc_env(container) | {"COLUMNS": "200"}
 
     def eirc(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
