@@ -43,6 +43,7 @@ from eirc.delivery.adapters import build_adapters, close_adapters, describe
 from eirc.delivery.base import Adapter, DeliveryError, OutgoingMessage, RetryableError
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, fill_secret
 from eirc.domain.phone import mask_phone
+from eirc.services.retention import run_periodically
 from eirc.storage.db import UnitOfWorkFactory
 from eirc.storage.tables import Delivery
 
@@ -529,9 +530,7 @@ async def run_in_process(container: Container, stop: asyncio.Event) -> None:
     adapters = build_adapters(container.settings)
     warn_dev_outbox(container, adapters)
     worker = DeliveryWorker(container, adapters)
-    from eirc.services.retention import run_periodically
-
-    pruning = asyncio.create_task(run_periodically(container, stop))
+    pruning = asyncio.create_task(run_periodically(container, stop))  # retention (services.retention)
     try:
         await worker.run_forever(stop)
     finally:
