@@ -30,7 +30,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Integer, String, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session as OrmSession
 
 from eirc.domain import texts
@@ -199,16 +212,32 @@ def count_attempt(
     subject's counter is untouched: throttled attempts cannot lock anyone out. The client's own count is
     rolled back too, which changes nothing — every further attempt in the window finds it over the limit.
     """
-    s = c.settings
     now = c.clock.now()
     client = client_key(client_ip) if client_ip else None
     counts = _reserve(db, subject_key=fail_key(subject), client=client, now=now)
-    if client is not None and counts[client][0] > s.login_per_client_per_minute:
+    client_count = counts[client][0] if client is not None else None
+    count, locked_until = counts[fail_key(subject)]
+    return _judge(c, subject, client_ip, client_count, count, locked_until, now)
+
+
+def _judge(
+    c: Container,
+    subject: str,
+    client_ip: str | None,
+    client_count: int | None,
+    count: int | None,
+    locked_until: datetime | None,
+    now: datetime,
+) -> Attempt | DomainError:
+    """The attempt, or the refusal, from the counters as reserved (`count` is None when the client was
+    over its limit and the subject's counter was left alone)."""
+    s = c.settings
+    if client_count is not None and client_count > s.login_per_client_per_minute:
         log.info(
             "sign-in refused: client %s over %s attempts a minute", client_ip, s.login_per_client_per_minute
         )
         raise DomainError(ErrorCode.RATE_LIMITED, None)
-    count, locked_until = counts[fail_key(subject)]
+    assert count is not None
     if locked_until is not None and locked_until > now:
         suspended = _is_suspension(locked_until, now)
         return DomainError(ErrorCode.LOGIN_LOCKED, None, message=texts.LOGIN_SUSPENDED if suspended else None)
@@ -392,13 +421,17 @@ def _login_blocking(
     the failures and open the session. Statements on the driver (storage.driver): after the hash the CPU
     caches are cold, and every layer between the code and the driver would cost more than the statement."""
     with driver_connection(c.uow.blocking, c.uow.listeners) as db:
-        with db.transaction():
-            user = _user_row(db, parsed)
-            subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
-            attempt = count_attempt(db, c, subject=subject, client_ip=client_ip)
+        if db.dialect == "postgresql" and parsed.kind in _BEGIN_PG:
+            user, attempt = _begin_in_one_statement(db, c, parsed, client_ip)
+        else:
+            with db.transaction():
+                user = _user_row(db, parsed)
+                subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
+                attempt = count_attempt(db, c, subject=subject, client_ip=client_ip)
         if isinstance(attempt, DomainError):
             raise attempt
 
+        subject = attempt.subject
         stored = user.password_hash if user is not None else None
         ok = c.hasher.verify_in_pool(stored, password)
         if not ok or user is None:
@@ -417,13 +450,17 @@ def _login_blocking(
             client_ip=client_ip,
             user_agent=user_agent,
         )
-        # Each statement commits by itself (one round trip each on PostgreSQL instead of four for a
-        # transaction): the session first, then the failures cleared — were the second lost, the resident
-        # would only have had a failure counted that a success should have cleared.
-        db.rows(_INSERT_SESSION, values)
         if new_hash:
             db.rows(_SET_HASH, {"uid": user.id, "hash": new_hash})
-        clear_failures(db, subject)
+        if db.dialect == "postgresql":  # one round trip: the session and the failures cleared together
+            db.rows(
+                _SESSION_AND_CLEAR_PG, {**values, "fail": fail_key(subject), "streak": streak_key(subject)}
+            )
+        else:
+            # Each statement commits by itself: the session first, then the failures cleared — were the
+            # second lost, the resident would only have had a failure counted that a success should clear.
+            db.rows(_INSERT_SESSION, values)
+            clear_failures(db, subject)
     return _Issued(user_id=user.id, session=issued)
 
 
@@ -441,6 +478,93 @@ _INSERT_SESSION = DriverStatement(  # the values of sessions.new_session
 )
 _SET_HASH = DriverStatement(
     update(User).where(User.id == bindparam("uid")).values(password_hash=bindparam("hash"))
+)
+
+
+# PostgreSQL: the attempt before the hash in one statement and one round trip, in autocommit — the user
+# looked up, the client's counter counted, and the subject's counter reserved only when the client is within
+# its limit (so a throttled attempt cannot lock anyone out). What the transaction of the general path does in
+# four round trips (BEGIN, SELECT, upsert, COMMIT). The client's row is written first, as there. A client
+# over its limit keeps counting up (the general path rolls its count back): either way every further attempt
+# in the window is refused, and the window ends when it would have.
+_CLIENT_ROW_PG = (
+    'cl AS (INSERT INTO counter ("key", "count", expires_at) VALUES (:client, 1, :client_expires)'  # noqa: S608
+    + _RESERVE_SET.replace('RETURNING "key", "count", locked_until', 'RETURNING "count"')
+    + "), "
+)
+_BEGIN_PG_SQL = (
+    "WITH u AS (SELECT id, password_hash, email_confirmed FROM app_user WHERE {column} = :login), {client}"  # noqa: S608
+    'subj AS (INSERT INTO counter ("key", "count", expires_at) '
+    "SELECT COALESCE(:user_fail_prefix || (SELECT id FROM u), :login_fail_key), 1, :subject_expires {within} "
+    + _RESERVE_SET
+    + ") "
+    'SELECT u.id, u.password_hash, u.email_confirmed, {client_count} AS client_count, subj."count", '
+    "subj.locked_until FROM (SELECT 1) AS one LEFT JOIN u ON true LEFT JOIN subj ON true"
+)
+_BEGIN_PG_COLUMNS = {
+    "id": String(),
+    "password_hash": String(),
+    "email_confirmed": Boolean(),
+    "client_count": Integer(),
+    "count": Integer(),
+    "locked_until": UTCDateTime(),
+}
+
+
+def _begin_pg(column: str, with_client: bool) -> DriverStatement:
+    sql = _BEGIN_PG_SQL.format(
+        column=column,
+        client=_CLIENT_ROW_PG if with_client else "",
+        within='WHERE (SELECT "count" FROM cl) <= :client_limit' if with_client else "",
+        client_count='(SELECT "count" FROM cl)' if with_client else "NULL::integer",
+    )
+    types = {k: t for k, t in _RESERVE_TYPES.items() if with_client or k != "client_expires"}
+    return DriverStatement(
+        text(sql).bindparams(*(bindparam(k, type_=t) for k, t in types.items())).columns(**_BEGIN_PG_COLUMNS)
+    )
+
+
+# Constant SQL text only (the column is one of two names); every value is a bound parameter.
+_BEGIN_PG = {
+    kind: {with_client: _begin_pg(kind, with_client) for with_client in (True, False)}
+    for kind in ("phone", "email")
+}
+
+
+def _begin_in_one_statement(
+    db: Driver, c: Container, parsed: ParsedLogin, client_ip: str | None
+) -> tuple[Any, Attempt | DomainError]:
+    """(the user's row or None, the attempt or the refusal) — `count_attempt` for PostgreSQL in one
+    statement (see `_BEGIN_PG_SQL`)."""
+    now = c.clock.now()
+    params: dict[str, object] = {
+        "now": now,
+        "login": parsed.value,
+        "user_fail_prefix": fail_key(user_subject("")),
+        "login_fail_key": fail_key(login_subject(c, parsed)),
+        "subject_expires": now + timedelta(seconds=MEMORY_SECONDS),
+    }
+    if client_ip:
+        params.update(
+            client=client_key(client_ip),
+            client_expires=now + timedelta(seconds=CLIENT_WINDOW_SECONDS),
+            client_limit=c.settings.login_per_client_per_minute,
+        )
+    (row,) = db.rows(_BEGIN_PG[parsed.kind][bool(client_ip)], params)
+    user = row if row.id is not None else None
+    subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
+    return user, _judge(c, subject, client_ip, row.client_count, row.count, row.locked_until, now)
+
+
+# PostgreSQL: the session and the failures cleared in one statement (both or neither).
+_SESSION_AND_CLEAR_PG = DriverStatement(
+    text(
+        "WITH s AS (INSERT INTO user_session (id, user_id, created_at, expires_at, last_used_at, client_ip, user_agent) "
+        "VALUES (:id, :user_id, :created_at, :expires_at, :last_used_at, :client_ip, :user_agent) RETURNING id), "
+        'd AS (DELETE FROM counter WHERE "key" IN (:fail, :streak)) SELECT id FROM s'
+    )
+    .bindparams(*(bindparam(name, type_=_SESSION_TABLE.c[name].type) for name in _SESSION_COLUMNS))
+    .columns(id=String())
 )
 
 

@@ -95,3 +95,55 @@ async def test_the_streak_counts_across_lock_periods(container, clock):
     async with container.uow() as tx:
         state = await signin.lock_state(tx, container, signin.user_subject(user.id))
     assert state.consecutive_failures == 3 * limit
+
+
+async def test_postgresql_signs_in_with_one_statement_before_the_hash_and_one_after(container, backend):
+    """On PostgreSQL each statement is a round trip: the attempt is one (the user, the client's counter and
+    the subject's) and the success one more (the session and the failures cleared). SQLite runs the same
+    work as four statements in the process."""
+    await make_user(container)
+    told: list[str] = []
+
+    def listener(sql, params):
+        told.append(sql)
+
+    container.uow.listeners.append(listener)
+    try:
+        await signin.login(
+            container, login=PHONE, password=PASSWORD, client_ip="10.0.0.2", with_profile=False
+        )
+        signed_in = list(told)
+        told.clear()
+        with pytest.raises(DomainError):
+            await signin.login(
+                container, login=PHONE, password="Wrong1x", client_ip="10.0.0.2", with_profile=False
+            )
+        failed = list(told)
+    finally:
+        container.uow.listeners.remove(listener)
+    if backend == "postgresql":
+        assert len(signed_in) == 2 and signed_in[0].startswith("WITH u AS") and "user_session" in signed_in[1]
+        assert len(failed) == 1  # a failure below the limit adds nothing to the reservation
+    else:
+        assert len(signed_in) == 4 and len(failed) == 2
+    user = await user_by_phone(container)
+    async with container.uow() as tx:
+        state = await signin.lock_state(tx, container, signin.user_subject(user.id))
+        assert (
+            state.failed_attempts == 1
+            and await signin.live_sessions(tx, user.id, now=container.clock.now()) == 1
+        )
+
+
+async def test_a_throttled_client_leaves_the_subject_untouched(container, monkeypatch):
+    """Over the client's limit: RATE_LIMITED, and the resident's counter is not counted (both backends:
+    the transaction's rollback on SQLite, the statement's own condition on PostgreSQL)."""
+    await make_user(container)
+    monkeypatch.setattr(container.settings, "login_per_client_per_minute", 2)
+    assert await _attempt(container, "Wrong1x") == ErrorCode.INVALID_CREDENTIALS
+    assert await _attempt(container, "Wrong1x", login="someone@example.com") == ErrorCode.INVALID_CREDENTIALS
+    for login in (PHONE, "someone@example.com", "not a login"):
+        assert await _attempt(container, "Wrong1x", login=login) == ErrorCode.RATE_LIMITED
+    user = await user_by_phone(container)
+    async with container.uow() as tx:
+        assert (await signin.lock_state(tx, container, signin.user_subject(user.id))).failed_attempts == 1
