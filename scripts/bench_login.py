@@ -7,7 +7,9 @@
 3. a real `eirc serve --workers 2` subprocess (SQLite in a temporary directory unless --database-url; a
    resident created with the real services first; per-client limits raised by environment variables);
 4. serial `login` p50 over HTTP (one client, keep-alive);
-5. a trivial `{ __typename }` p99, serially, without load;
+5. a trivial `{ __typename }` p99 without load: serially, a pause of PROBE_PAUSE before each request — the
+   same pacing as under load (7.), so that the two p99s differ by the load alone (back to back, the
+   unloaded requests would find every thread and core still awake from the one before);
 6. login throughput under a concurrent load from a second process (this script with --load: a lean
    HTTP/1.1 keep-alive client on asyncio streams, a bounded number of connections, for a bounded time,
    loopback only) — phase A, nothing else running;
@@ -54,6 +56,7 @@ def login_query(phone: str) -> str:
 
 LOGIN = login_query(PHONE)
 TRIVIAL = "{ __typename }"
+PROBE_PAUSE = 0.005  # between two trivial requests, with and without the load alike
 
 
 def pct(values: list[float], p: float) -> float:
@@ -187,10 +190,12 @@ class RawClient:
         self.sock.close()
 
 
-def serial(client: RawClient, query: str, runs: int) -> list[float]:
+def serial(client: RawClient, query: str, runs: int, pause: float = 0.0) -> list[float]:
     request = client.request(query)
     times = []
     for _ in range(runs):
+        if pause:
+            time.sleep(pause)
         t0 = time.perf_counter()
         status, body = client.post(request)
         times.append(time.perf_counter() - t0)
@@ -322,7 +327,7 @@ def main() -> None:
             login_p50 = statistics.median(login_times)
 
             raw_before = verifier.rate()
-            trivial_idle = serial(client, TRIVIAL, 300)
+            trivial_idle = serial(client, TRIVIAL, 500, PROBE_PAUSE)
             # Phase A: the throughput, with nothing else running.
             result = finish_load(start_load(url, args))
             # Phase B: the same load again, and the trivial query's latency measured meanwhile (its requests
@@ -331,10 +336,9 @@ def main() -> None:
             time.sleep(min(1.0, args.seconds / 5))  # let the load ramp up
             trivial_busy: list[float] = []
             while loader.poll() is None:
-                trivial_busy.extend(serial(client, TRIVIAL, 1))
-                time.sleep(0.005)
+                trivial_busy.extend(serial(client, TRIVIAL, 1, PROBE_PAUSE))
             result_b = finish_load(loader)
-            trivial_idle += serial(client, TRIVIAL, 300)
+            trivial_idle += serial(client, TRIVIAL, 500, PROBE_PAUSE)
             raw_rate = (raw_before + verifier.rate()) / 2  # before and after the load
         finally:
             client.close()

@@ -180,6 +180,13 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected)
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry's own test is `isinstance(result, _ResultWithErrors)`, a runtime-checkable Protocol:
+        # ~8 µs per request to find out whether the result has `errors`.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = current_request_id()
         log.error(
