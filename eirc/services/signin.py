@@ -269,7 +269,8 @@ _LOCK = DriverStatement(
     .where(_counter.c.key == bindparam("fail"))
     .values(locked_until=bindparam("until", type_=UTCDateTime()), expires_at=bindparam("until"))
 )
-_CLEAR = DriverStatement(delete(_counter).where(_counter.c.key.in_([bindparam("fail"), bindparam("streak")])))
+_CLEAR_WHERE = delete(_counter).where(_counter.c.key.in_([bindparam("fail"), bindparam("streak")]))
+_CLEAR = DriverStatement(_CLEAR_WHERE)
 
 
 def attempt_failed(db: Executor, c: Container, attempt: Attempt) -> None:
@@ -471,11 +472,10 @@ _USER_BY = {
 }
 _SESSION_COLUMNS = ("id", "user_id", "created_at", "expires_at", "last_used_at", "client_ip", "user_agent")
 _SESSION_TABLE = Session.__table__  # type: ignore[attr-defined]
-_INSERT_SESSION = DriverStatement(  # the values of sessions.new_session
-    insert(_SESSION_TABLE).values(
-        {name: bindparam(name, type_=_SESSION_TABLE.c[name].type) for name in _SESSION_COLUMNS}
-    )
+_SESSION_INSERT = insert(_SESSION_TABLE).values(  # the values of sessions.new_session
+    {name: bindparam(name, type_=_SESSION_TABLE.c[name].type) for name in _SESSION_COLUMNS}
 )
+_INSERT_SESSION = DriverStatement(_SESSION_INSERT)
 _SET_HASH = DriverStatement(
     update(User).where(User.id == bindparam("uid")).values(password_hash=bindparam("hash"))
 )
@@ -556,15 +556,10 @@ def _begin_in_one_statement(
     return user, _judge(c, subject, client_ip, row.client_count, row.count, row.locked_until, now)
 
 
-# PostgreSQL: the session and the failures cleared in one statement (both or neither).
+# PostgreSQL: the session and the failures cleared in one statement (both or neither): the two statements
+# above as data-modifying CTEs.
 _SESSION_AND_CLEAR_PG = DriverStatement(
-    text(
-        "WITH s AS (INSERT INTO user_session (id, user_id, created_at, expires_at, last_used_at, client_ip, user_agent) "
-        "VALUES (:id, :user_id, :created_at, :expires_at, :last_used_at, :client_ip, :user_agent) RETURNING id), "
-        'd AS (DELETE FROM counter WHERE "key" IN (:fail, :streak)) SELECT id FROM s'
-    )
-    .bindparams(*(bindparam(name, type_=_SESSION_TABLE.c[name].type) for name in _SESSION_COLUMNS))
-    .columns(id=String())
+    select(_SESSION_INSERT.returning(_SESSION_TABLE.c.id).cte("s").c.id).add_cte(_CLEAR_WHERE.cte("d"))
 )
 
 
