@@ -269,8 +269,8 @@ _LOCK = DriverStatement(
     .where(_counter.c.key == bindparam("fail"))
     .values(locked_until=bindparam("until", type_=UTCDateTime()), expires_at=bindparam("until"))
 )
-_CLEAR_WHERE = delete(_counter).where(_counter.c.key.in_([bindparam("fail"), bindparam("streak")]))
-_CLEAR = DriverStatement(_CLEAR_WHERE)
+_DELETE_FAILURES = delete(_counter).where(_counter.c.key.in_([bindparam("fail"), bindparam("streak")]))
+_CLEAR = DriverStatement(_DELETE_FAILURES)
 
 
 def attempt_failed(db: Executor, c: Container, attempt: Attempt) -> None:
@@ -537,11 +537,12 @@ def _begin_in_one_statement(
     """(the user's row or None, the attempt or the refusal) — `count_attempt` for PostgreSQL in one
     statement (see `_BEGIN_PG_SQL`)."""
     now = c.clock.now()
+    unknown = login_subject(c, parsed)  # the subject when no user has this login
     params: dict[str, object] = {
         "now": now,
         "login": parsed.value,
         "user_fail_prefix": fail_key(user_subject("")),
-        "login_fail_key": fail_key(login_subject(c, parsed)),
+        "login_fail_key": fail_key(unknown),
         "subject_expires": now + timedelta(seconds=MEMORY_SECONDS),
     }
     if client_ip:
@@ -552,14 +553,14 @@ def _begin_in_one_statement(
         )
     (row,) = db.rows(_BEGIN_PG[parsed.kind][bool(client_ip)], params)
     user = row if row.id is not None else None
-    subject = user_subject(user.id) if user is not None else login_subject(c, parsed)
+    subject = user_subject(user.id) if user is not None else unknown
     return user, _judge(c, subject, client_ip, row.client_count, row.count, row.locked_until, now)
 
 
 # PostgreSQL: the session and the failures cleared in one statement (both or neither): the two statements
 # above as data-modifying CTEs.
 _SESSION_AND_CLEAR_PG = DriverStatement(
-    select(_SESSION_INSERT.returning(_SESSION_TABLE.c.id).cte("s").c.id).add_cte(_CLEAR_WHERE.cte("d"))
+    select(_SESSION_INSERT.returning(_SESSION_TABLE.c.id).cte("s").c.id).add_cte(_DELETE_FAILURES.cte("d"))
 )
 
 
