@@ -6,13 +6,17 @@ import hashlib
 import os
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-key"
 
 
-class SecretKeyMissing(RuntimeError):
+class ConfigurationError(RuntimeError):
+    """The environment's settings cannot be used; the message is one line that names the variables."""
+
+
+class SecretKeyMissing(ConfigurationError):
     """Raised at start-up when EIRC_SECRET_KEY is not set outside development."""
 
 
@@ -121,7 +125,24 @@ def to_async_url(url: str) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of the environment (and `.env`); a value that does not parse is a ConfigurationError
+    naming the variable, e.g. «EIRC_SMTP_PORT: Input should be a valid integer … (got 'abc')»."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe_invalid(exc)) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line: each refused setting by its variable name, what is wrong, and the value given."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    parts = []
+    for error in exc.errors():
+        name = prefix + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
+        secret = any(word in name for word in ("SECRET", "TOKEN", "PASSWORD"))
+        shown = not secret and not isinstance(error.get("input"), dict)  # a secret's value is never echoed
+        parts.append(f"{name}: {error['msg']}" + (f" (got {error['input']!r})" if shown else ""))
+    return "; ".join(parts)
 
 
 def reset_settings_cache() -> None:

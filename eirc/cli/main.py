@@ -12,7 +12,16 @@ from eirc.cli import billing as billing_cli
 from eirc.cli import deliveries as deliveries_cli
 from eirc.cli import requests as requests_cli
 from eirc.cli import users as users_cli
-from eirc.cli.output import JsonOption, fail, print_json, render_rows, stderr, with_container
+from eirc.cli.output import (
+    JsonOption,
+    configuration_error,
+    fail,
+    print_json,
+    render_rows,
+    say_error,
+    stderr,
+    with_container,
+)
 from eirc.cli.worker import worker as worker_command
 
 app = typer.Typer(
@@ -115,8 +124,17 @@ def serve(
     run_server(host=host, port=port, workers=workers, demo=demo, worker=not no_worker)
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def main() -> None:
+    """The `eirc` command: the Typer app, with a configuration that cannot be used reported as one line
+    (exit 1) by every command, never a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        line = configuration_error(exc)
+        if line is None:
+            raise
+        say_error(line)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

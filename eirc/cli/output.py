@@ -96,8 +96,13 @@ def render_record(record: Mapping[str, Any], *, as_json: bool, title: str | None
     stdout.print(table)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def say_error(message: str) -> None:
+    """The one line on stderr of a refused command."""
     stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    say_error(message)
     raise typer.Exit(code)
 
 
@@ -137,7 +142,14 @@ def with_container(work: Callable[[Any], Awaitable[Any]], plain: tuple[type[Exce
     except plain as exc:
         fail(str(exc).splitlines()[0][:300])
     except Exception as exc:  # one line for support, never a traceback
-        fail(f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+        fail(configuration_error(exc) or f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+
+
+def configuration_error(exc: BaseException) -> str | None:
+    """The line for settings that cannot be used (eirc.settings.ConfigurationError), else None."""
+    from eirc.settings import ConfigurationError  # not at import: pydantic-settings would slow `eirc --help`
+
+    return f"configuration: {exc}" if isinstance(exc, ConfigurationError) else None
 
 
 def database_error(exc: Exception) -> str:
