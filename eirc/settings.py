@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import lru_cache
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-key"
@@ -95,6 +96,17 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         return self.env.lower() in ("development", "dev", "test")
 
+    @field_validator("database_url")
+    @classmethod
+    def _options_the_hot_reads_can_honour(cls, url: str) -> str:
+        if url.startswith("postgres"):
+            from eirc.storage.pg_options import refusal
+
+            reason = refusal(dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)))
+            if reason:
+                raise ValueError(reason)
+        return url
+
     @model_validator(mode="after")
     def _secret_key_required_outside_development(self) -> Settings:
         if not self.secret_key:
@@ -139,8 +151,9 @@ def describe_invalid(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         name = prefix + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
-        secret = any(word in name for word in ("SECRET", "TOKEN", "PASSWORD"))
-        shown = not secret and not isinstance(error.get("input"), dict)  # a secret's value is never echoed
+        # a secret's value is never echoed, nor a URL's (it may hold a password)
+        secret = any(word in name for word in ("SECRET", "TOKEN", "PASSWORD", "URL"))
+        shown = not secret and not isinstance(error.get("input"), dict)
         parts.append(f"{name}: {error['msg']}" + (f" (got {error['input']!r})" if shown else ""))
     return "; ".join(parts)
 

@@ -77,13 +77,16 @@ def make_blocking_engine(engine: AsyncEngine) -> Engine:
         )
         _configure_sqlite(blocking)
         return blocking
+    url = engine.url.set(drivername="postgresql+psycopg")
+    given = url.query.get("options")  # the URL's own `options` are kept: connect_args would replace them
+    given = given if isinstance(given, str) or given is None else " ".join(given)
     return create_engine(
-        engine.url.set(drivername="postgresql+psycopg"),
+        url,
         pool_size=BLOCKING_THREADS,
         max_overflow=0,
         pool_pre_ping=False,
         isolation_level="AUTOCOMMIT",  # transactions are explicit (storage.driver): no BEGIN round trip otherwise
-        connect_args={"options": "-c synchronous_commit=off"},
+        connect_args={"options": " ".join(filter(None, (given, "-c synchronous_commit=off")))},
     )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from eirc.settings import sqlite_path
+from eirc.storage import pg_options
 from eirc.storage.driver import DriverStatement, StatementListener
 
 # PostgreSQL: reads are short; a few connections per gateway process serve them all.
@@ -88,10 +89,7 @@ class _AsyncpgPool:
     """
 
     def __init__(self, url: URL, max_size: int, timeout: float) -> None:
-        # asyncpg takes libpq's URL form (user, password, host, port, database, sslmode …); it would send
-        # libpq's `connect_timeout` to the server as a setting: its own timeout is `timeout`.
-        url = url.set(drivername="postgresql").difference_update_query(["connect_timeout"])
-        self._dsn = url.render_as_string(hide_password=False)
+        self._dsn = asyncpg_dsn(url)
         self._timeout = timeout
         self._slots = asyncio.Semaphore(max_size)
         self._idle: list[Any] = []
@@ -147,6 +145,19 @@ class _AsyncpgPool:
                 await asyncio.wait_for(conn.close(), timeout=self._timeout)
             except Exception:  # closing anyway: a connection that cannot say goodbye is dropped
                 conn.terminate()
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """`url` as asyncpg takes it: libpq's URL form (user, password, host, port, database, sslmode …) without
+    the libpq-only parameters it would send to the server as settings (storage.pg_options); its connect
+    time-out is the pool's own. A parameter asyncpg cannot honour was refused when the settings were read;
+    here it is refused again (ValueError) rather than dropped."""
+    query = {name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()}
+    reason = pg_options.refusal(query)
+    if reason:
+        raise ValueError(reason)
+    plain = url.set(drivername="postgresql").difference_update_query(pg_options.left_out(query))
+    return plain.render_as_string(hide_password=False)
 
 
 def _is_connection_lost(failure: BaseException) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, make_url, select, text
 
 from eirc.storage import hot
 from eirc.storage.driver import DriverStatement
@@ -151,3 +151,50 @@ async def test_dispose_closes_every_connection(container, database_url):
     assert all(c.is_closed() for c in conns)
     await asyncio.sleep(0.2)
     assert not pids & set(backends_of(database_url))  # gone on the server too
+
+
+async def test_libpq_only_parameters_in_the_url_do_not_break_the_reads(database_url):
+    # psycopg (libpq) takes these; asyncpg would send them to the server as settings, which refuses the
+    # connection («unrecognized configuration parameter») — every `me` would fail. Left out; real server
+    # settings (application_name, options) still reach the server.
+    url = make_url(
+        database_url + "?keepalives=1&keepalives_idle=30&tcp_user_timeout=10000&connect_timeout=5"
+        "&channel_binding=prefer&gssencmode=disable&application_name=eirc-hot"
+        "&options=-c%20statement_timeout%3D7s"
+    )
+    reads = hot.HotReads(url, [])
+    settings = DriverStatement(
+        text(
+            "SELECT current_setting('application_name') AS name, current_setting('statement_timeout') AS timeout"
+        ).columns(name=String(), timeout=String())
+    )
+    try:
+        [row] = await reads.all(settings, {})
+    finally:
+        await reads.dispose()
+    assert (row.name, row.timeout) == ("eirc-hot", "7s")
+
+
+def test_a_parameter_asking_for_a_protection_asyncpg_cannot_give_is_refused(database_url):
+    with pytest.raises(ValueError, match="channel_binding=require"):
+        hot.asyncpg_dsn(make_url(database_url + "?channel_binding=require"))
+
+
+def test_the_sign_in_connections_keep_the_urls_own_options(database_url):
+    # the blocking engine adds `-c synchronous_commit=off` (storage/db.py) to what the URL asks for
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from eirc.settings import to_async_url
+    from eirc.storage.db import make_blocking_engine
+
+    url = to_async_url(database_url + "?options=-c%20statement_timeout%3D7s&application_name=eirc-signin")
+    blocking = make_blocking_engine(create_async_engine(url))
+    try:
+        with blocking.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT current_setting('statement_timeout'), current_setting('synchronous_commit'),"
+                " current_setting('application_name')"
+            ).one()
+    finally:
+        blocking.dispose()
+    assert tuple(row) == ("7s", "off", "eirc-signin")
