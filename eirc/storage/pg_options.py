@@ -74,7 +74,7 @@ def refused(query: Mapping[str, str]) -> list[str]:
 
 def left_out(query: Mapping[str, str]) -> list[str]:
     """The URL's parameters to leave out of asyncpg's URL (libpq-only, harmless to drop)."""
-    return [name for name, value in query.items() if name in CLIENT_SIDE or name in _PROTECTIONS]
+    return [name for name in query if name in CLIENT_SIDE or name in _PROTECTIONS]
 
 
 def refusal(query: Mapping[str, str]) -> str | None:
