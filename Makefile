@@ -18,6 +18,7 @@ serve: install
 	$(BIN)/eirc serve --demo
 
 test: install
+	bash scripts/system_deps.sh
 	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/eirc schema export | diff -u schema.graphql - || (echo "schema.graphql is stale: run 'make schema'"; exit 1)
