@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.money import parse_amount
 from eirc.domain.periods import Period
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eirc.accounts")
 
 WINDOW_SECONDS = 3600
-MAX_ACCOUNT_NUMBER_LENGTH = 64
+MAX_ACCOUNT_NUMBER_LENGTH = limits.ACCOUNT_NUMBER
 
 
 @dataclass(frozen=True)

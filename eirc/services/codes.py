@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from eirc.delivery.messages import queue_sms_code
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.phone import mask_phone
 from eirc.security import new_code, new_token
@@ -37,7 +38,7 @@ log = logging.getLogger("eirc.codes")
 
 HOUR = 3600
 DAY = 86400
-MAX_CODE_LENGTH = 32
+MAX_CODE_LENGTH = limits.SMS_CODE
 
 
 def code_digest(c: Container, row: Flow, code: str) -> str:

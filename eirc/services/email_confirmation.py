@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from eirc.delivery.messages import queue_email
-from eirc.domain import texts
+from eirc.domain import limits, texts
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.security import new_token, token_digest
 from eirc.services.addresses import resume_ebills
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eirc.email")
 
 EMAIL_CONFIRMATION_KIND = "email_confirmation"
-MAX_TOKEN_LENGTH = 512
+MAX_TOKEN_LENGTH = limits.TOKEN
 
 
 def confirmation_link(c: Container, token: str) -> str:

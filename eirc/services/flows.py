@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from eirc.domain import flows as machine
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.flows import FlowKind, FlowState, FlowStatus, FlowStep
 from eirc.security import new_token, token_digest
@@ -26,7 +27,7 @@ from eirc.storage.tables import Flow
 if TYPE_CHECKING:
     from eirc.bootstrap import Container
 
-MAX_FLOW_ID_LENGTH = 128
+MAX_FLOW_ID_LENGTH = limits.FLOW_ID
 
 # Steps at which the proven account's address is shown (`Flow.address`).
 ADDRESS_SHOWN_AT = frozenset({FlowStep.ADDRESS, FlowStep.PERSONAL, FlowStep.PASSWORD, FlowStep.DONE})

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from eirc.domain import texts
+from eirc.domain import limits, texts
 from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.flows import FlowKind, FlowStep
@@ -63,9 +63,9 @@ log = logging.getLogger("eirc.gosuslugi")
 
 CALLBACK_PATH = "/auth/gosuslugi/callback"
 STARTS_PER_CLIENT_PER_HOUR = 60  # each start writes a row: one client address cannot fill the table
-MAX_STATE_LENGTH = 256
-MAX_CODE_LENGTH = 4096  # providers' codes may be long (signed JWTs)
-MAX_SUB_LENGTH = 255  # User.gosuslugi_sub
+MAX_STATE_LENGTH = limits.OIDC_STATE
+MAX_CODE_LENGTH = limits.OIDC_CODE
+MAX_SUB_LENGTH = limits.OIDC_SUBJECT
 _CLIENT_KEY = "oidc_client"
 
 

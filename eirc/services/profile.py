@@ -22,6 +22,7 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eirc.domain import limits
 from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.names import clean_optional, clean_required
@@ -42,7 +43,7 @@ log = logging.getLogger("eirc.profile")
 EMAIL_CHANGES_PER_HOUR = 5
 # sessions.resolve writes last_used_at at most this often; `profile_for_token` follows the same rule.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-MAX_TOKEN_LENGTH = 512
+MAX_TOKEN_LENGTH = limits.TOKEN
 
 
 @dataclass(frozen=True)
