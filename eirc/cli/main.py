@@ -119,7 +119,7 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the delivery worker")] = False,
 ) -> None:
     """Serve the gateway (GraphQL on /graphql) with uvicorn."""
-    from eirc.server import serve as run_server
+    from eirc.web.server import serve as run_server
 
     run_server(host=host, port=port, workers=workers, demo=demo, worker=not no_worker)
 

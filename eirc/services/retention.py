@@ -69,7 +69,7 @@ async def prune(
 
 
 async def run_periodically(deps: Deps, stop: asyncio.Event) -> None:
-    """The delivery worker's companion (`eirc serve`, `eirc worker`): `prune` every
+    """A background task beside the delivery worker (`eirc serve`, `eirc worker`): `prune` every
     `EIRC_PRUNE_INTERVAL_SECONDS` (0: never); a failure is logged and tried again at the next round."""
     interval = deps.settings.prune_interval_seconds
     if interval <= 0:
