@@ -4,14 +4,13 @@ work (`async with deps.uow() as tx:`). Use cases take `deps` first and the journ
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from eirc.clock import Clock
     from eirc.security import PasswordHasher, Secrets
     from eirc.settings import Settings
-    from eirc.storage.db import UnitOfWork
+    from eirc.storage.db import UnitOfWorkFactory
 
 
 class Deps(Protocol):
@@ -19,4 +18,4 @@ class Deps(Protocol):
     clock: Clock
     hasher: PasswordHasher
     secrets: Secrets
-    uow: Callable[[], UnitOfWork]
+    uow: UnitOfWorkFactory  # `async with deps.uow() as tx:`; `deps.uow.read(…)` for one-statement reads

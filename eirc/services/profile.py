@@ -19,7 +19,7 @@ from typing import Any
 
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.services.sessions import LAST_USED_RESOLUTION, session_key
-from eirc.storage.db import UnitOfWork
+from eirc.storage.db import UnitOfWork, UnitOfWorkFactory
 from eirc.storage.tables import User
 
 
@@ -107,20 +107,18 @@ async def profile_of(uow: Callable[[], UnitOfWork], user_id: str) -> ProfileView
     return _from_rows(rows) if rows else None
 
 
-async def profile_for_token(
-    uow: Callable[[], UnitOfWork], token: str | None, *, now: datetime
-) -> ProfileView | None:
-    """`me`: the profile of a bearer token's live session — or None (unknown, ended, expired). One statement
-    finds the session and reads the profile; `last_used_at` is written at most once a minute, as
-    `sessions.resolve` does."""
+async def profile_for_token(uow: UnitOfWorkFactory, token: str | None, *, now: datetime) -> ProfileView | None:
+    """`me`: the profile of a bearer token's live session — or None (unknown, ended, expired). One statement,
+    read without a transaction around it (`UnitOfWorkFactory.read`), finds the session and reads the profile;
+    `last_used_at` is written at most once a minute, as `sessions.resolve` does."""
     sid = session_key(token)
     if sid is None:
         return None
-    async with uow() as tx:
-        rows = await tx.profiles.by_session(sid, now=now)
-        if not rows:
-            return None
-        if now - rows[0].last_used_at >= LAST_USED_RESOLUTION:
+    rows = await uow.read(lambda reads: reads.profiles.by_session(sid, now=now))
+    if not rows:
+        return None
+    if now - rows[0].last_used_at >= LAST_USED_RESOLUTION:
+        async with uow() as tx:
             await tx.profiles.touch_session(sid, now=now)
             await tx.commit()
     return _from_rows(rows)

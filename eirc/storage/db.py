@@ -4,15 +4,19 @@ One engine per process: SQLAlchemy's async engine over aiosqlite (SQLite) or psy
 business transaction is a `UnitOfWork`, which holds the repositories — one per aggregate, each owning the
 SQL statements of its tables (storage/users.py, flows.py, …). Services reach the database only through
 them: `async with uow() as tx: user = await tx.users.by_phone(phone); …; await tx.commit()`.
+
+`uow.read(work)` runs a read of one statement — what every screen asks for (`me`) — without a transaction
+around it, on a connection kept for such reads (storage/reads.py: psycopg's own pool with prepared
+statements on PostgreSQL, a read-only synchronous connection on the event loop on SQLite). Measured, it pays:
+scripts/bench_me.py, docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from eirc.settings import sqlite_path, to_async_url
@@ -26,14 +30,17 @@ from eirc.storage.flows import Flows
 from eirc.storage.lockout import Lockout
 from eirc.storage.oidc_states import OidcStates
 from eirc.storage.profiles import Profiles
+from eirc.storage.reads import make_reader
 from eirc.storage.requests import ConnectionRequests
 from eirc.storage.retention import Retention
 from eirc.storage.sessions import Sessions
+from eirc.storage.sqlite import configure_sqlite
 from eirc.storage.users import Users
 
 # PostgreSQL connections of each gateway process (SQLAlchemy's pool: 10 kept, 10 more when busy).
 PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 10
+T = TypeVar("T")
 
 
 def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -51,31 +58,6 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     # taken from the pool, and replaced: requests never see a dead connection (README, «PostgreSQL»).
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
-
-
-def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
-def configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE.
-
-    Every transaction takes the write lock when it begins, so read-check-write sequences (limits,
-    counters, claiming deliveries) are serialised across processes instead of failing with
-    `database is locked` when a reader tries to upgrade.
-    """
-
-    event.listen(engine, "connect", sqlite_pragmas)
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class UnitOfWork:
@@ -142,18 +124,32 @@ class UnitOfWork:
         return self.session.bind.dialect.name  # type: ignore[union-attr]
 
 
+class Reads:
+    """The repositories a one-statement read may use (`UnitOfWorkFactory.read`)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.profiles = Profiles(connection)
+
+
 class UnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.on_commit: list[Callable[[], None]] = []
+        self.reader = make_reader(engine.url)
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, self.on_commit)
+
+    async def read(self, work: Callable[[Reads], Awaitable[T]]) -> T:
+        """`work(reads)` — one statement through `reads`' repositories — without a transaction around it, on
+        a connection kept for such reads (storage/reads.py)."""
+        return await self.reader.run(lambda connection: work(Reads(connection)))
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def dispose(self) -> None:
+        await self.reader.close()
         await self.engine.dispose()

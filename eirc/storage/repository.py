@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 class Conflict(Exception):
@@ -15,8 +16,11 @@ class Conflict(Exception):
 
 
 class Repository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    """`session`: the unit of work's AsyncSession — or, for the reads of `UnitOfWorkFactory.read`, an
+    AsyncConnection in autocommit (only `execute` is used then)."""
+
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
+        self.session: Any = session
 
     @property
     def dialect(self) -> str:
