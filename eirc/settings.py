@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         ""  # comma-separated origins allowed by CORS; empty → no CORS headers (same origin only)
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024)  # a larger request body → 413
+    # Connections (eirc/web/connections.py): a new one must send within this; a request's answer must begin
+    # within this of its first byte; an idle keep-alive one is closed after this; at most this many at once
+    # per gateway process (more: 503).
+    connection_idle_seconds: float = Field(10, gt=0)
+    request_timeout_seconds: float = Field(30, gt=0)
+    keep_alive_seconds: int = Field(5, ge=1)
+    max_connections: int = Field(1000, ge=10)
     forwarded_allow_ips: str = ""  # proxies trusted for X-Forwarded-For (uvicorn); empty → the peer address
     log_format: str = "auto"  # auto | json | text
     log_level: str = "INFO"

@@ -119,9 +119,13 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the delivery worker")] = False,
 ) -> None:
     """Serve the gateway (GraphQL on /graphql) with uvicorn."""
+    from eirc.web.server import ServeRefused
     from eirc.web.server import serve as run_server
 
-    run_server(host=host, port=port, workers=workers, demo=demo, worker=not no_worker)
+    try:
+        run_server(host=host, port=port, workers=workers, demo=demo, worker=not no_worker)
+    except ServeRefused as exc:
+        fail(str(exc))
 
 
 def main() -> None:

@@ -61,3 +61,16 @@ def max_length_of(argument: str, field: str | None = None) -> int:
     if field is not None and (field, argument) in FIELD_ARGUMENTS:
         return FIELD_ARGUMENTS[(field, argument)]
     return ARGUMENTS.get(argument, DEFAULT)
+
+
+def unusable(text: str) -> bool:
+    """Text no library downstream can take: a NUL (PostgreSQL refuses it in text) or a lone UTF-16
+    surrogate (valid in JSON's `\\ud800`, but not encodable as UTF-8 — argon2, the drivers and the logs
+    would raise). Refused at the door as ``INVALID_INPUT`` before any work is done."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

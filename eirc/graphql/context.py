@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +26,37 @@ class Context:
         return self.container.clock
 
 
+# What a value derived from a header may be as stored (storage/tables.py) and used in counter keys.
+CLIENT_ADDRESS_MAX_LENGTH = 64
+USER_AGENT_MAX_LENGTH = 300
+
+
 def client_ip_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client address of the per-client limits: the peer's, or — behind a proxy named in
+    EIRC_FORWARDED_ALLOW_IPS — the one `X-Forwarded-For` gives (uvicorn). Normalised (an IPv4-mapped IPv6
+    address is the IPv4 one), and anything that is not an address — a forwarded header is only text — is a
+    short stable digest of it: bounded, fit for a key and a column, and still one client."""
+    host = request.client.host if request.client else ""
+    return normalize_client_address(host)
+
+
+def normalize_client_address(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host.strip().strip("[]"))
+    except ValueError:
+        if not host:
+            return "unknown"
+        return "invalid:" + hashlib.sha256(host.encode("utf-8", "replace")).hexdigest()[:16]
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)[:CLIENT_ADDRESS_MAX_LENGTH]
+
+
+def user_agent_of(request: Request) -> str | None:
+    """The `User-Agent` as stored with a session: at most USER_AGENT_MAX_LENGTH characters, printable."""
+    raw = request.headers.get("user-agent")
+    if not raw:
+        return None
+    return "".join(ch for ch in raw if ch.isprintable())[:USER_AGENT_MAX_LENGTH] or None
 
 
 def bearer_of(request: Request) -> str | None:

@@ -10,6 +10,7 @@ import strawberry
 
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.graphql import auth
+from eirc.graphql.context import user_agent_of
 from eirc.graphql.errors import UserError, guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.registration import to_flow
@@ -68,7 +69,7 @@ class GosuslugiMutation:
                 state=state,
                 session_user_id=await _session_user_id(info, required=False),
                 client_ip=ctx.client_ip,
-                user_agent=ctx.request.headers.get("user-agent"),
+                user_agent=user_agent_of(ctx.request),
             )
             return {
                 "session": Session(token=done.session.token, expires_at=done.session.expires_at)

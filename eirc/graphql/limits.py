@@ -3,8 +3,9 @@
 - depth, aliases and tokens: strawberry's own limiters, with values that fit the real screens;
 - at most MAX_MUTATION_FIELDS root fields in one mutation operation, counted through fragments, so a
   request with a dozen aliased `login` fields is refused before any attempt is checked;
-- every string argument has a length limit, checked before the resolver runs (`TOO_LONG` as a UserError
-  on the mutation's payload — never a slow hash of a megabyte);
+- every string argument has a length limit, and may not hold a NUL or a lone surrogate, checked before the
+  resolver runs (`TOO_LONG` / `INVALID_INPUT` as a UserError on the mutation's payload — never a slow hash
+  of a megabyte, never a driver's or a hasher's exception);
 - unexpected exceptions are masked: the client sees a generic message with the request id, the log
   holds the detail.
 """
@@ -92,28 +93,33 @@ def _count_root_fields(selection_set: SelectionSetNode, fragments: dict, seen: s
     return count
 
 
-class ArgumentLengthLimits(FieldExtension):
-    """Refuse an over-long string argument before the resolver runs.
+class ArgumentChecks(FieldExtension):
+    """Refuse an argument no use case could take, before the resolver runs: a string over its length limit
+    (``TOO_LONG``) or one holding text no library downstream can take — a NUL, a lone surrogate
+    (``INVALID_INPUT``, `eirc.domain.limits.unusable`) — in any string argument, inside lists included.
 
-    A mutation answers with its payload type holding a TOO_LONG UserError for that argument; a query
-    field answers a GraphQL error (queries have no payload to carry it).
+    A mutation answers with its payload type holding the UserError for that argument; a query field answers
+    a GraphQL error (queries have no payload to carry it).
     """
 
     def apply(self, field: Any) -> None:
         self.payload_type = field.type if hasattr(field.type, "__strawberry_definition__") else None
         self.field_name = field.graphql_name or _camel(field.python_name)
 
-    def _too_long(self, kwargs: dict[str, Any]) -> str | None:
+    def _refusal(self, kwargs: dict[str, Any]) -> tuple[ErrorCode, str] | None:
         for name, value in kwargs.items():
             graphql_name = _camel(name)
-            if isinstance(value, str) and len(value) > max_length_of(graphql_name, self.field_name):
-                return graphql_name
+            for text in _strings(value):
+                if len(text) > max_length_of(graphql_name, self.field_name):
+                    return ErrorCode.TOO_LONG, graphql_name
+                if limits.unusable(text):
+                    return ErrorCode.INVALID_INPUT, graphql_name
         return None
 
-    def _refuse(self, argument: str) -> Any:
+    def _refuse(self, code: ErrorCode, argument: str) -> Any:
         from eirc.graphql.errors import UserError
 
-        error = UserError(code=ErrorCode.TOO_LONG, field=argument, message=error_text(ErrorCode.TOO_LONG))
+        error = UserError(code=code, field=argument, message=error_text(code))
         if self.payload_type is not None and "errors" in {
             f.python_name for f in self.payload_type.__strawberry_definition__.fields
         }:
@@ -121,14 +127,22 @@ class ArgumentLengthLimits(FieldExtension):
         raise GraphQLError(f"{argument}: {error.message}")
 
     def resolve(self, next_, source, info, **kwargs):
-        argument = self._too_long(kwargs)
-        return self._refuse(argument) if argument else next_(source, info, **kwargs)
+        refusal = self._refusal(kwargs)
+        return self._refuse(*refusal) if refusal else next_(source, info, **kwargs)
 
     async def resolve_async(self, next_, source, info, **kwargs):
-        argument = self._too_long(kwargs)
-        if argument:
-            return self._refuse(argument)
+        refusal = self._refusal(kwargs)
+        if refusal:
+            return self._refuse(*refusal)
         return await next_(source, info, **kwargs)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def _camel(name: str) -> str:

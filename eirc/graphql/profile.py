@@ -63,7 +63,11 @@ class ProfileMutation:
         return await _profile_payload(
             info,
             lambda user_id: addresses.add_address(
-                container, user_id=user_id, period=period, account_number=account_number, amount_due=amount_due
+                container,
+                user_id=user_id,
+                period=period,
+                account_number=account_number,
+                amount_due=amount_due,
             ),
         )
 
@@ -72,7 +76,9 @@ class ProfileMutation:
         container = info.context.container
         return await _profile_payload(
             info,
-            lambda user_id: addresses.set_primary_address(container, user_id=user_id, address_id=str(address_id)),
+            lambda user_id: addresses.set_primary_address(
+                container, user_id=user_id, address_id=str(address_id)
+            ),
         )
 
     @strawberry.mutation(
@@ -82,7 +88,8 @@ class ProfileMutation:
     async def remove_address(self, info: strawberry.Info, address_id: strawberry.ID) -> ProfilePayload:
         container = info.context.container
         return await _profile_payload(
-            info, lambda user_id: addresses.remove_address(container, user_id=user_id, address_id=str(address_id))
+            info,
+            lambda user_id: addresses.remove_address(container, user_id=user_id, address_id=str(address_id)),
         )
 
     @strawberry.mutation(

@@ -13,6 +13,7 @@ from typing import Any
 import strawberry
 
 from eirc.domain.errors import DomainError, DomainErrors
+from eirc.graphql.context import user_agent_of
 from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.types import (
@@ -115,7 +116,9 @@ class RegistrationMutation:
     @strawberry.mutation(description="«Подтвердить номер» → ACCOUNT (registration) or PASSWORD (reset)")
     async def confirm_code(self, info: strawberry.Info, flow_id: strawberry.ID, code: str) -> FlowPayload:
         container = _ctx(info).container
-        return await flow_payload(lambda: registration.confirm_code(container, flow_id=str(flow_id), code=code))
+        return await flow_payload(
+            lambda: registration.confirm_code(container, flow_id=str(flow_id), code=code)
+        )
 
     @strawberry.mutation(description="The billing account proof → ADDRESS, `flow.address` set")
     async def prove_account(
@@ -179,7 +182,7 @@ class RegistrationMutation:
                     flow_id=str(flow_id),
                     password=password,
                     client_ip=ctx.client_ip,
-                    user_agent=ctx.request.headers.get("user-agent"),
+                    user_agent=user_agent_of(ctx.request),
                 )
             except (DomainError, DomainErrors) as exc:
                 attach_flow(exc)

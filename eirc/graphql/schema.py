@@ -7,7 +7,7 @@ from strawberry.tools import merge_types
 
 from eirc.graphql.connection_requests import ConnectionRequestMutation
 from eirc.graphql.gosuslugi import GosuslugiMutation
-from eirc.graphql.limits import ArgumentLengthLimits, LoggedSchema, schema_extensions
+from eirc.graphql.limits import ArgumentChecks, LoggedSchema, schema_extensions
 from eirc.graphql.me import MeQuery
 from eirc.graphql.profile import ProfileMutation
 from eirc.graphql.queries import BaseQuery
@@ -33,8 +33,8 @@ def _limit_arguments(*roots: type | None) -> None:
         if root is None:
             continue
         for field in root.__strawberry_definition__.fields:
-            if field.arguments and not any(isinstance(e, ArgumentLengthLimits) for e in field.extensions):
-                field.extensions.append(ArgumentLengthLimits())
+            if field.arguments and not any(isinstance(e, ArgumentChecks) for e in field.extensions):
+                field.extensions.append(ArgumentChecks())
 
 
 def build_schema(extensions: list | None = None) -> strawberry.Schema:

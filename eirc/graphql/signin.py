@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 
 from eirc.graphql import auth
+from eirc.graphql.context import user_agent_of
 from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.registration import to_flow
@@ -19,7 +20,7 @@ from eirc.services import password_change, recovery, sessions, signin
 
 
 def _user_agent(info: strawberry.Info) -> str | None:
-    return info.context.request.headers.get("user-agent")
+    return user_agent_of(info.context.request)
 
 
 def _selects(info: strawberry.Info, name: str) -> bool:

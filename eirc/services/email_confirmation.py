@@ -86,7 +86,9 @@ async def confirm_email(deps: Deps, *, token: str | None) -> User:
             raise DomainError(ErrorCode.INVALID_TOKEN, "token")  # rolled back: the e-mail changed since
         if not user.email_confirmed:
             user.email_confirmed = True
-            await resume_ebills(tx, deps, user)  # e-bills paused by an e-mail change go on (services.addresses)
+            await resume_ebills(
+                tx, deps, user
+            )  # e-bills paused by an e-mail change go on (services.addresses)
         user.updated_at = now
         await tx.commit()
     log.info("e-mail confirmed for user %s", user.id)

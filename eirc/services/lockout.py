@@ -87,7 +87,9 @@ async def begin_attempt(tx: UnitOfWork, deps: Deps, *, subject: str, client_ip: 
         if window.count > s.login_per_client_per_minute:
             if window.count == s.login_per_client_per_minute + 1:  # once a window, not once a request
                 log.info(
-                    "sign-in refused: client %s over %s attempts a minute", client_ip, s.login_per_client_per_minute
+                    "sign-in refused: client %s over %s attempts a minute",
+                    client_ip,
+                    s.login_per_client_per_minute,
                 )
             raise DomainError(ErrorCode.RATE_LIMITED, None)
 
@@ -108,7 +110,9 @@ async def begin_attempt(tx: UnitOfWork, deps: Deps, *, subject: str, client_ip: 
             log.warning("password sign-in suspended for %s: %s consecutive failures", subject[:10], streak)
         else:
             locked_until = now + timedelta(seconds=s.login_lockout_seconds)
-            log.info("sign-in locked for %s until %s unless this attempt succeeds", subject[:10], locked_until)
+            log.info(
+                "sign-in locked for %s until %s unless this attempt succeeds", subject[:10], locked_until
+            )
         expires_at = locked_until  # the round ends with the lock
     await tx.lockout.store(key, CounterRow(count=count, expires_at=expires_at, locked_until=locked_until))
     return Attempt(subject=subject, count=count)

@@ -107,7 +107,9 @@ async def profile_of(uow: Callable[[], UnitOfWork], user_id: str) -> ProfileView
     return _from_rows(rows) if rows else None
 
 
-async def profile_for_token(uow: UnitOfWorkFactory, token: str | None, *, now: datetime) -> ProfileView | None:
+async def profile_for_token(
+    uow: UnitOfWorkFactory, token: str | None, *, now: datetime
+) -> ProfileView | None:
     """`me`: the profile of a bearer token's live session — or None (unknown, ended, expired). One statement,
     read without a transaction around it (`UnitOfWorkFactory.read`), finds the session and reads the profile;
     `last_used_at` is written at most once a minute, as `sessions.resolve` does."""

@@ -354,7 +354,9 @@ async def set_password(
                     tx, deps, row, flow_id or "", password_hash, client_ip, user_agent
                 )
             else:
-                completion = Completion(flow=await complete_reset(tx, deps, row, flow_id or "", password_hash))
+                completion = Completion(
+                    flow=await complete_reset(tx, deps, row, flow_id or "", password_hash)
+                )
         except (DomainError, DomainErrors) as exc:
             with_flow(exc, view_of(flow_id or "", row, deps))
             raise

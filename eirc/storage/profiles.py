@@ -40,7 +40,11 @@ _ORDER = (_A.position, _A.created_at)
 _BY_SESSION = (
     select(_S.last_used_at, *_COLUMNS)
     .select_from(Session.__table__.join(_WITH_ADDRESSES, _U.id == _S.user_id))  # type: ignore[attr-defined]
-    .where(_S.id == bindparam("sid"), _S.ended_at.is_(None), _S.expires_at > bindparam("now", type_=_S.expires_at.type))
+    .where(
+        _S.id == bindparam("sid"),
+        _S.ended_at.is_(None),
+        _S.expires_at > bindparam("now", type_=_S.expires_at.type),
+    )
     .order_by(*_ORDER)
 )
 _BY_USER = select(*_COLUMNS).select_from(_WITH_ADDRESSES).where(_U.id == bindparam("uid")).order_by(*_ORDER)

@@ -9,7 +9,8 @@ Core statement, compiled once per statement for the driver):
 
 - PostgreSQL: psycopg's own pool (`psycopg_pool`, the driver's authors'), connections in autocommit,
   statements prepared on the server. A read on a connection that turns out dead (the server restarted, its
-  backend was terminated) is tried once more on a new one — it is only a read.
+  backend was terminated) is tried once more on a new one — it is only a read — once the pool has tested
+  its idle connections.
 - SQLite: a synchronous SQLAlchemy connection (sqlite3), read-only, used on the event loop: a WAL reader does
   not wait for writers, and the read takes less than the thread hops aiosqlite would need for it.
 
@@ -117,7 +118,10 @@ class PostgresReader:
             except psycopg.OperationalError as exc:  # the pool drops a broken connection when it comes back
                 if attempt == 2 or used is None or not used.broken:
                     raise
-                log.info("a read found its connection closed (%s); reading again on a new one", type(exc).__name__)
+                log.info(
+                    "a read found its connection closed (%s); reading again on a new one", type(exc).__name__
+                )
+                await pool.check()  # the server went away for the others too: the idle ones are tested now
         raise AssertionError("unreachable")
 
     async def close(self) -> None:

@@ -38,7 +38,9 @@ class ConnectionRequests(Repository):
         return list((await self.session.execute(stmt)).scalars())
 
     async def newest(self, *, status: str | None, limit: int) -> list[ConnectionRequest]:
-        stmt = select(ConnectionRequest).order_by(ConnectionRequest.created_at.desc(), ConnectionRequest.id.desc())
+        stmt = select(ConnectionRequest).order_by(
+            ConnectionRequest.created_at.desc(), ConnectionRequest.id.desc()
+        )
         if status:
             stmt = stmt.where(ConnectionRequest.status == status)
         return list((await self.session.execute(stmt.limit(max(1, limit)))).scalars())
@@ -52,5 +54,7 @@ class ConnectionRequests(Repository):
         return list((await self.session.execute(stmt)).scalars())
 
     async def last_event_at(self, request_id: str) -> datetime | None:
-        stmt = select(func.max(ConnectionRequestEvent.at)).where(ConnectionRequestEvent.request_id == request_id)
+        stmt = select(func.max(ConnectionRequestEvent.at)).where(
+            ConnectionRequestEvent.request_id == request_id
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()

@@ -69,11 +69,15 @@ class Retention(Repository):
         stmt = select(func.count()).select_from(rule.key.table).where(rule.condition(now, horizon))
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def delete_batch(self, table: str, *, now: datetime, horizon: datetime, batch: int) -> tuple[int, bool]:
+    async def delete_batch(
+        self, table: str, *, now: datetime, horizon: datetime, batch: int
+    ) -> tuple[int, bool]:
         """Delete up to `batch` prunable rows, by primary key: (rows deleted, whether more may be left)."""
         rule = RULES[table]
         keys = list(
-            (await self.session.execute(select(rule.key).where(rule.condition(now, horizon)).limit(batch))).scalars()
+            (
+                await self.session.execute(select(rule.key).where(rule.condition(now, horizon)).limit(batch))
+            ).scalars()
         )
         if not keys:
             return 0, False

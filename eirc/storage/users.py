@@ -65,7 +65,10 @@ class Users(Repository):
         UPDATE, so concurrent requests in several processes claim it once."""
         result = await self.session.execute(
             update(User)
-            .where(User.id == user_id, or_(User.email_letter_sent_at.is_(None), User.email_letter_sent_at <= since))
+            .where(
+                User.id == user_id,
+                or_(User.email_letter_sent_at.is_(None), User.email_letter_sent_at <= since),
+            )
             .values(email_letter_sent_at=now)
         )
         return bool(result.rowcount)

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from eirc.bootstrap import Container
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, ErrorCode
-from eirc.graphql.context import client_ip_of
+from eirc.graphql.context import client_ip_of, user_agent_of
 from eirc.services import gosuslugi
 from eirc.web.confirm_email import page
 
@@ -103,7 +103,7 @@ def gosuslugi_routes(container: Container) -> list[Route]:
                 state=state,
                 session_user_id=None,
                 client_ip=client_ip_of(request),
-                user_agent=request.headers.get("user-agent"),
+                user_agent=user_agent_of(request),
             )
         except DomainError as exc:
             return _failure(exc)

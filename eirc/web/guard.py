@@ -21,6 +21,9 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_HEADER_COUNT = 100
 MAX_HEADER_BYTES = 32 * 1024
 MAX_QUERY_STRING_BYTES = 16 * 1024
+# How deeply the JSON of a request (its body, a GET's `variables`) may nest. The screens' variables are flat;
+# a document nested thousands of levels deep — 10 KB is enough — would exhaust the parsers' recursion.
+MAX_JSON_DEPTH = 32
 
 
 async def _send_json(send: Send, status: int, document: dict[str, Any], request_id: str) -> None:
@@ -49,7 +52,8 @@ class RequestGuard:
     - more than MAX_HEADER_COUNT headers, or more than MAX_HEADER_BYTES of them → 431;
     - a query string over MAX_QUERY_STRING_BYTES → 414;
     - a body over `max_body` bytes → 413 (checked on Content-Length and while streaming);
-    - a /graphql POST whose JSON is not UTF-8, not JSON, or a batch (an array) → 400 with a clear body;
+    - a /graphql POST whose JSON is not UTF-8, not JSON, nested deeper than MAX_JSON_DEPTH, or a batch
+      (an array) → 400 with a clear body; a GET's `variables` and `extensions` likewise;
     - a GET /graphql carrying a mutation → 405 (mutations only over POST).
     """
 
@@ -144,6 +148,12 @@ def _check_graphql(scope: Scope, headers: dict, body: bytes) -> tuple[int, str] 
         query = _query_param(scope, "query")
         if query is not None and _looks_like_mutation(query):
             return 405, "Mutations are accepted only over POST"
+        for name in ("variables", "extensions"):
+            given = _query_param(scope, name)
+            if given is not None:
+                _value, refusal = _parsed_json(given, f"`{name}`")
+                if refusal is not None:
+                    return 400, refusal
         return None
     if method != "POST":
         return None
@@ -154,10 +164,9 @@ def _check_graphql(scope: Scope, headers: dict, body: bytes) -> tuple[int, str] 
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return 400, "The request body is not valid UTF-8"
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return 400, "The request body is not valid JSON"
+    document, refusal = _parsed_json(text, "The request body")
+    if refusal is not None:
+        return 400, refusal
     if isinstance(document, list):
         return 400, "Batched requests are not accepted: send one operation per request"
     if not isinstance(document, dict):
@@ -175,6 +184,38 @@ def _check_graphql(scope: Scope, headers: dict, body: bytes) -> tuple[int, str] 
     if extensions is not None and not isinstance(extensions, dict):
         return 400, "`extensions` must be a JSON object"
     return None
+
+
+def _parsed_json(text: str, what: str) -> tuple[Any, str | None]:
+    """(the value, None), or (None, why `text` is not JSON eirc takes: not JSON, or nested deeper than
+    MAX_JSON_DEPTH)."""
+    too_deep = f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return None, too_deep
+    except ValueError:
+        return None, f"{what} is not valid JSON"
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        return None, too_deep
+    return value, None
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists and objects deeper than `limit` (no recursion of our own)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _query_param(scope: Scope, name: str) -> str | None:

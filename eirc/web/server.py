@@ -1,20 +1,32 @@
-"""`eirc serve`: uvicorn around the Starlette app, with the delivery worker in-process by default."""
+"""`eirc serve`: uvicorn around the Starlette app, with the delivery worker in-process by default.
+
+One process, or several (`--workers N`): each gateway process listens on a SO_REUSEPORT socket of its own, so
+the kernel spreads new connections evenly across them (uvicorn's own `--workers` shares one socket, and
+whichever process wakes first accepts a whole burst: a client or proxy opening a few keep-alive connections
+at once often had all of them on one process). This module supervises the processes: it stops them all on
+SIGTERM or SIGINT and starts again one that dies.
+
+A port that cannot be listened on is refused before anything starts (`ServeRefused`: exit 1, one line).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import logging
+import multiprocessing
 import os
+import signal
 import socket
+import threading
+import time
 
 import uvicorn
 from starlette.applications import Starlette
-from uvicorn.config import STARTUP_FAILURE
-from uvicorn.supervisors import multiprocess
 
 from eirc.bootstrap import GATEWAY_PROCESSES_ENV
-from eirc.settings import get_settings
+from eirc.settings import Settings, get_settings
+from eirc.web.connections import raise_open_files_limit, timed_protocol
 
 log = logging.getLogger("eirc.web.server")
 
@@ -44,24 +56,16 @@ def app_factory() -> Starlette:
     return app
 
 
-def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> None:
-    from eirc.logs import configure_logging
+class ServeRefused(Exception):
+    """The gateway cannot start (the port is taken, …); the message is the one line for the operator."""
 
-    settings = get_settings()
-    configure_logging(settings)  # the parent process logs too (start-up, workers); each worker again
-    if demo:
-        from eirc.demo import prepare_demo
 
-        prepare_demo(settings, host=host, port=port)
-    os.environ[_WORKER_ENV] = "1" if worker else "0"
-    # The gateway processes share the CPUs: each sizes its password-hashing pool accordingly (bootstrap).
-    os.environ[GATEWAY_PROCESSES_ENV] = str(max(1, workers))
-    config = uvicorn.Config(
+def uvicorn_config(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
         "eirc.web.server:app_factory",
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's loggers propagate to ours: one format, redacted, with request ids
         # The client address of the per-client limits: the peer's, or X-Forwarded-For's when the peer is
@@ -70,61 +74,127 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
         access_log=False,
-        # A client that opens connections and sends nothing, or keeps them idle, does not hold them long.
-        timeout_keep_alive=5,
+        # Connections that never finish are closed (eirc/web/connections.py); idle keep-alive ones after 5 s.
+        http=timed_protocol(settings.connection_idle_seconds, settings.request_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,  # more at once: 503 (uvicorn logs each one it refuses)
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
-    if workers > 1:
-        _serve_workers(config)
+
+
+def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> None:
+    from eirc.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)  # the parent process logs too (start-up, workers); each worker again
+    files = raise_open_files_limit()
+    if demo:
+        from eirc.demo import prepare_demo
+
+        prepare_demo(settings, host=host, port=port)
+    os.environ[_WORKER_ENV] = "1" if worker else "0"
+    # The gateway processes share the CPUs: each sizes its password-hashing pool accordingly (bootstrap).
+    os.environ[GATEWAY_PROCESSES_ENV] = str(max(1, workers))
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        _serve_processes(settings, host=host, port=port, workers=workers)
         return
-    server = uvicorn.Server(config)
+    sock = _bound(host, port, reuse_port=False)
+    log.info("gateway process %s: up to %s open files", os.getpid(), files)
+    server = uvicorn.Server(uvicorn_config(settings, host=host, port=sock.getsockname()[1]))
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    if not server.started:  # as `uvicorn.run`: a start-up failure (the port taken, the app broken) exits 3
-        raise SystemExit(STARTUP_FAILURE)
+        server.run(sockets=[sock])
+    if not server.started:
+        raise ServeRefused("the gateway did not start (see the log above)")
 
 
-# --- several gateway processes ----------------------------------------------------------------------------------
-# uvicorn's own `--workers` shares ONE listening socket among the processes: whichever process wakes first
-# accepts every pending connection, so a client (or a proxy) that opens a few keep-alive connections at once
-# often has all of them on one process while the others idle (seen in scripts/bench_login.py: 8 of 8). Here
-# each process listens on a socket of its own with SO_REUSEPORT, and the kernel spreads new connections
-# across them. uvicorn still supervises the processes (start-up, health checks, restarts, signals).
-
-
-def _reuse_port_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family=family)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+def _bound(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A socket bound to (host, port) — not listening yet — or ServeRefused naming the reason."""
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServeRefused(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
 
 
-class _ReusePortProcess(multiprocess.Process):
-    """A uvicorn worker process that listens on a SO_REUSEPORT socket of its own (see above)."""
-
-    def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover — a child
-        for inherited in sockets or []:
-            inherited.close()
-        super().target([_reuse_port_socket(self.config.host, self.config.port)])
+# --- several gateway processes ----------------------------------------------------------------------------------
+RESTARTS_PER_MINUTE = 5  # a process that keeps dying is not started again and again: the gateway stops
 
 
-def _serve_workers(config: uvicorn.Config) -> None:
-    if not hasattr(socket, "SO_REUSEPORT"):  # not Linux/BSD: uvicorn's shared socket
-        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
-        return
+def _gateway_process(host: str, port: int) -> None:  # pragma: no cover — runs in a child process
+    """One gateway process of `--workers N`: its own SO_REUSEPORT socket on the port, uvicorn on it."""
+    settings = get_settings()
+    sock = _bound(host, port, reuse_port=True)
+    uvicorn.Server(uvicorn_config(settings, host=host, port=port)).run(sockets=[sock])
+
+
+def _serve_processes(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    # Any socket on the port — a running gateway's SO_REUSEPORT ones included — makes this plain bind fail: a
+    # second gateway on the same port stops here instead of joining the first one's sockets.
+    with _bound(host, port, reuse_port=False) as probe:
+        port = probe.getsockname()[1]  # the port asked for, or the one the system chose for 0
+    # Bound, never listening: it holds the port for the processes' sockets.
+    reserved = _bound(host, port, reuse_port=True)
+    spawn = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = spawn.Process(target=_gateway_process, args=(host, port), name="eirc-gateway")
+        process.start()
+        return process
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log.info("starting %s gateway processes on http://%s:%s", workers, host, port)
+    processes = [start() for _ in range(workers)]
+    threading.Thread(target=_say_when_serving, args=(host, port, workers, stopping), daemon=True).start()
+    restarts: list[float] = []
     try:
-        # Any socket on the port, a gateway's own SO_REUSEPORT ones included, makes this plain bind fail: a
-        # second gateway on the same port stops here instead of joining the first one's sockets.
-        with socket.socket(family=socket.AF_INET6 if ":" in config.host else socket.AF_INET) as probe:
-            probe.bind((config.host, config.port))
-            config.port = probe.getsockname()[1]  # the port asked for, or the one the system chose for 0
-        # Bound, never listening: it holds the port for the processes' sockets.
-        reserved = _reuse_port_socket(config.host, config.port)
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", config.host, config.port, exc)
-        raise SystemExit(STARTUP_FAILURE) from exc
-    log.info("gateway on http://%s:%s with %s processes", config.host, config.port, config.workers)
-    multiprocess.Process = _ReusePortProcess  # type: ignore[misc]  # what uvicorn's supervisor starts
-    multiprocess.Multiprocess(config, sockets=[reserved]).run()
+        while not stopping.wait(0.5):
+            for i, process in enumerate(processes):
+                if process.is_alive():
+                    continue
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > RESTARTS_PER_MINUTE:
+                    log.error(
+                        "gateway processes keep stopping (exit code %s): the gateway stops", process.exitcode
+                    )
+                    stopping.set()
+                    break
+                log.warning(
+                    "gateway process %s stopped (exit code %s): starting another",
+                    process.pid,
+                    process.exitcode,
+                )
+                processes[i] = start()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes what is in flight, then the lifespan ends
+        for process in processes:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+        reserved.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("gateway stopped")
+
+
+def _say_when_serving(host: str, port: int, workers: int, stopping: threading.Event) -> None:
+    """Log that the gateway serves once a process really accepts connections, not before."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)  # noqa: S104
+    while not stopping.wait(0.1):
+        try:
+            with socket.create_connection((target, port), timeout=1):
+                log.info("gateway serving on http://%s:%s with %s processes", host, port, workers)
+                return
+        except OSError:
+            continue
