@@ -95,12 +95,18 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(5, ge=1)
     max_connections: int = Field(1000, ge=10)
     forwarded_allow_ips: str = ""  # proxies trusted for X-Forwarded-For (uvicorn); empty → the peer address
+    # GraphiQL at GET /graphql and schema introspection; unset: on in development, off in production.
+    graphiql: bool | None = None
     log_format: str = "auto"  # auto | json | text
     log_level: str = "INFO"
 
     @property
     def is_development(self) -> bool:
         return self.env.lower() in ("development", "dev", "test")
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.is_development
 
     @model_validator(mode="after")
     def _secret_key_required_outside_development(self) -> Settings:

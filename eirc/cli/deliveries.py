@@ -38,9 +38,9 @@ class Channel(StrEnum):
 
 
 def _container():
-    from eirc.bootstrap import build_container
+    from eirc.cli.output import open_container
 
-    return build_container()
+    return open_container()
 
 
 @app.command("list")
@@ -82,7 +82,10 @@ def replay_(
         container = _container()
         try:
             view = await replay(
-                container.uow, delivery_id, now=container.clock.now(), max_age_seconds=container.settings.delivery_max_age_seconds
+                container.uow,
+                delivery_id,
+                now=container.clock.now(),
+                max_age_seconds=container.settings.delivery_max_age_seconds,
             )
         finally:
             await container.dispose()
@@ -105,7 +108,9 @@ def retry_(
     async def go() -> int:
         container = _container()
         try:
-            return await retry_now(container.uow, now=container.clock.now(), channel=channel.value if channel else None)
+            return await retry_now(
+                container.uow, now=container.clock.now(), channel=channel.value if channel else None
+            )
         finally:
             await container.dispose()
 

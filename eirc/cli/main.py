@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -128,9 +129,25 @@ def serve(
         fail(str(exc))
 
 
+def not_utf8(arguments: list[str]) -> str | None:
+    """The line for the first argument that is not valid UTF-8 (a paste from a cp1251 terminal arrives as
+    undecodable bytes, which Python keeps as lone surrogates), else None."""
+    for position, argument in enumerate(arguments, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(argument)
+            return f"argument {position} is not valid UTF-8 ({raw[:40]!r}): type it again in a UTF-8 terminal"
+    return None
+
+
 def main() -> None:
-    """The `eirc` command: the Typer app, with a configuration that cannot be used reported as one line
-    (exit 1) by every command, never a traceback."""
+    """The `eirc` command: the Typer app, with a configuration that cannot be used — or an argument that is
+    not text — reported as one line (exit 1) by every command, never a traceback."""
+    refusal = not_utf8(sys.argv[1:])
+    if refusal is not None:
+        say_error(refusal)
+        sys.exit(1)
     try:
         app()
     except Exception as exc:

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, NoReturn
 
 import typer
@@ -28,6 +28,9 @@ stdout = Console(soft_wrap=True, width=_PIPED_WIDTH)
 stderr = Console(stderr=True, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of a table")
+# Tables show times as support reads them: Moscow time (UTC+3 all year since 2014), with its offset.
+# `--json` keeps ISO 8601 in UTC.
+MOSCOW = timezone(timedelta(hours=3), "MSK")
 
 
 def _default(value: Any) -> Any:
@@ -50,7 +53,8 @@ def _cell(value: Any) -> Text:
     if isinstance(value, bool):
         return Text("да" if value else "нет")
     if isinstance(value, datetime):
-        return Text(value.strftime("%Y-%m-%d %H:%M:%S"))
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return Text(aware.astimezone(MOSCOW).isoformat(sep=" ", timespec="seconds"))
     return Text(str(value))
 
 
@@ -111,9 +115,9 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         return asyncio.run(coro)
     except DomainErrors as exc:
-        fail("; ".join(f"{e.field or '-'}: {e.message}" for e in exc.errors))
+        fail("; ".join(f"{e.field or '-'}: {e.message}{_rules(e)}" for e in exc.errors))
     except DomainError as exc:
-        fail(f"{exc.field + ': ' if exc.field else ''}{exc.message} [{exc.code}]")
+        fail(f"{exc.field + ': ' if exc.field else ''}{exc.message}{_rules(exc)} [{exc.code}]")
     except Exception as exc:
         from sqlalchemy.exc import SQLAlchemyError  # not at import: `eirc --help` stays fast
 
@@ -122,14 +126,22 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
         raise
 
 
+def _rules(error: DomainError) -> str:
+    """The password rules a refused password broke, as the screen lists them."""
+    if not error.failed_rules:
+        return ""
+    from eirc.domain.texts import PASSWORD_RULE_TEXTS
+
+    names = [PASSWORD_RULE_TEXTS.get(str(rule), str(rule)) for rule in error.failed_rules]
+    return " (не выполнено: " + "; ".join(f"«{name}»" for name in names) + ")"
+
+
 def with_container(work: Callable[[Any], Awaitable[Any]], plain: tuple[type[Exception], ...] = ()) -> Any:
     """Run `work(container)` with a container from the environment; a DomainError, a database failure or an
     exception of `plain` (its message alone) → exit 1 with one line, never a traceback."""
 
     async def go() -> Any:
-        from eirc.bootstrap import build_container  # not at import: `eirc --help` stays fast
-
-        container = build_container()
+        container = open_container()
         try:
             return await work(container)
         finally:
@@ -145,6 +157,23 @@ def with_container(work: Callable[[Any], Awaitable[Any]], plain: tuple[type[Exce
         fail(configuration_error(exc) or f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
 
 
+def open_container() -> Any:
+    """The container of a support command. A SQLite database that does not exist is refused with a line
+    naming the file — not created empty: `EIRC_DATABASE_URL=sqlite:///var/eirc.db` is relative to the current
+    directory, and a command run from elsewhere would otherwise open a fresh, empty database there."""
+    from eirc.bootstrap import build_container  # not at import: `eirc --help` stays fast
+    from eirc.settings import get_settings, sqlite_path
+
+    path = sqlite_path(get_settings().database_url)
+    if path is not None and not os.path.exists(path):
+        fail(
+            f"no database at {path} (EIRC_DATABASE_URL={get_settings().database_url}, relative to the current "
+            "directory): run the command where the gateway's database is, set EIRC_DATABASE_URL, "
+            "or create it with `eirc db upgrade`"
+        )
+    return build_container()
+
+
 def configuration_error(exc: BaseException) -> str | None:
     """The line for settings that cannot be used (eirc.settings.ConfigurationError), else None."""
     from eirc.settings import ConfigurationError  # not at import: pydantic-settings would slow `eirc --help`
@@ -158,8 +187,17 @@ def database_error(exc: Exception) -> str:
     text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     hint = ""
     if "no such table" in text or ("relation" in text and "does not exist" in text):
-        hint = " (is the database migrated? run `eirc db upgrade`)"
+        hint = f" (the database {_which_database()} is not migrated: run `eirc db upgrade`)"
     return f"database error: {type(cause).__name__}: {text}{hint}"
+
+
+def _which_database() -> str:
+    from sqlalchemy.engine import make_url
+
+    from eirc.settings import get_settings, sqlite_path
+
+    url = get_settings().database_url
+    return sqlite_path(url) or make_url(url).render_as_string(hide_password=True)
 
 
 def lines(items: Iterable[str]) -> str:

@@ -65,7 +65,9 @@ def list_(
     """List requests, newest first."""
     from eirc.services.requests_support import list_requests
 
-    rows = with_container(lambda container: list_requests(container, status=status.value if status else None, limit=limit))
+    rows = with_container(
+        lambda container: list_requests(container, status=status.value if status else None, limit=limit)
+    )
     render_rows(rows, as_json=as_json, title="connection requests", columns=LIST_COLUMNS)
 
 
@@ -145,4 +147,7 @@ def reject(
             fail(f"--reason is longer than {REASON_MAX_LENGTH} characters")
         fail("--reason holds control characters")
     who = _actor(actor)
-    _report(with_container(lambda container: reject_request(container, request_id, actor=who, reason=reason)), as_json)
+    _report(
+        with_container(lambda container: reject_request(container, request_id, actor=who, reason=reason)),
+        as_json,
+    )

@@ -4,7 +4,9 @@ Cleaning is the same everywhere so that stored values are comparable and safe to
 surrounding whitespace is dropped and every run of whitespace inside (tabs, newlines, no-break
 spaces) becomes one space. Control characters and lone surrogates are refused with
 ``INVALID_INPUT`` — PostgreSQL refuses NUL bytes and no driver can encode a lone surrogate, so
-letting them through would turn hostile input into a server error (SPEC §10).
+letting them through would turn hostile input into a server error (SPEC §10). Bidirectional
+controls (U+202A–U+202E, U+2066–U+2069, the marks U+200E, U+200F, U+061C) are dropped: invisible,
+they reorder what follows, so a name holding one makes every table that shows it lie.
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ ADDRESS_MAX_LENGTH = limits.ADDRESS
 FLAT_MAX_LENGTH = limits.FLAT
 
 
+BIDI_CONTROLS = dict.fromkeys([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def without_bidi_controls(text: str) -> str:
+    return text.translate(BIDI_CONTROLS)
+
+
 def _clean(value: str | None, field: str, max_length: int) -> str | None:
     if value is None:
         return None
-    text = " ".join(value.split())
+    text = " ".join(without_bidi_controls(value).split())
     if not text:
         return None
     if len(text) > max_length:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import DisableIntrospection
 from strawberry.tools import merge_types
 
 from eirc.graphql.connection_requests import ConnectionRequestMutation
@@ -47,6 +48,8 @@ def build_schema(extensions: list | None = None) -> strawberry.Schema:
 
 
 schema = build_schema()
+# For a gateway whose GraphiQL and introspection are off (EIRC_GRAPHIQL, the default in production).
+closed_schema = build_schema([*schema_extensions(), DisableIntrospection])
 
 
 def schema_sdl() -> str:

@@ -252,8 +252,8 @@ def person_from_claims(claims: dict[str, Any], *, today: date) -> ProviderPerson
     """The person of the (verified) claims; None without a usable `sub`. Each other claim is optional: one
     that is missing or does not pass our own rules (phone, e-mail, name length, dates) is left out."""
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
-        return None
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or not sub.isprintable():
+        return None  # a claim is input like any other: one the database cannot store identifies nobody
 
     def name(claim: str, field: str) -> str | None:
         value = claims.get(claim)

@@ -92,16 +92,24 @@ async def update_profile(deps: Deps, *, user_id: str, changes: ProfileChanges) -
     is told). Nothing changes unless every given field is valid."""
     now = deps.clock.now()
     values = _parse_changes(changes, local_today(now))
+    new_email = values.pop("email", None)
+    if new_email is not None:
+        # A new e-mail is counted before anything is said about it — committed on its own, so an answer of
+        # EMAIL_TAKEN costs the same as a change: e-mails cannot be tested against the registered ones faster
+        # than EMAIL_CHANGES_PER_HOUR.
+        async with deps.uow() as tx:
+            user = await lock_user(tx, user_id)
+            if new_email != user.email:
+                key = f"profile:email:user:{user.id}"
+                window = await tx.counters.hit(key, now=now, window_seconds=3600)
+                await tx.commit()
+                if window.count > EMAIL_CHANGES_PER_HOUR:
+                    raise DomainError(ErrorCode.RATE_LIMITED, "email")
     async with deps.uow() as tx:
         user = await lock_user(tx, user_id)
-        new_email = values.pop("email", None)
         email_changed = new_email is not None and new_email != user.email
-        if email_changed:
-            if await tx.users.email_taken(new_email, except_user_id=user.id):
-                raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
-            window = await tx.counters.hit(f"profile:email:user:{user.id}", now=now, window_seconds=3600)
-            if window.count > EMAIL_CHANGES_PER_HOUR:
-                raise DomainError(ErrorCode.RATE_LIMITED, "email")
+        if email_changed and await tx.users.email_taken(new_email, except_user_id=user.id):
+            raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
         for name, value in values.items():
             setattr(user, name, value)
         if email_changed:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from eirc.delivery.messages import queue_crm
 from eirc.domain import flows as machine
+from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.flows import FlowKind, FlowStep
 from eirc.domain.password import check_password, normalize_password
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eirc.registration")
 
+# «Далее» on «Имя, e-mail» tells whether the e-mail is taken: at most this many times in one flow.
+EMAIL_CHECKS_PER_FLOW = 10
 CONSENT_PERSONAL_DATA = "personal_data"
 CONSENT_TERMS = "terms"
 CRM_REGISTRATION = "registration"
@@ -260,10 +263,17 @@ async def set_personal_data(
     email_notifications: bool,
     client_ip: str | None,
 ) -> FlowView:
-    """«Далее» on «Регистрация: личные данные»: also the acceptance of the terms of use, recorded."""
+    """«Далее» on «Регистрация: личные данные»: also the acceptance of the terms of use, recorded.
+
+    Whether an e-mail is taken is told only within limits — per flow and per client address, committed
+    before the answer (`_count_email_check`) — so this step leaks registered e-mails no faster than the
+    phone screen does registered numbers (SPEC §11)."""
+    over = await _count_email_check(deps, flow_id=flow_id, email=email, client_ip=client_ip)
 
     async def step(tx: UnitOfWork, row: Flow) -> None:
         _require(deps, row, FlowStep.PERSONAL)
+        if over:
+            raise DomainError(ErrorCode.RATE_LIMITED, "email")
         now = deps.clock.now()
         personal = parse_personal_data(
             last_name=last_name,
@@ -304,6 +314,35 @@ async def set_personal_data(
         )
 
     return await _run_step(deps, flow_id, step)
+
+
+async def _count_email_check(
+    deps: Deps, *, flow_id: str | None, email: str | None, client_ip: str | None
+) -> bool:
+    """Count one e-mail check of a flow at PERSONAL; whether a limit is passed (EMAIL_CHECKS_PER_FLOW in the
+    flow's life, the phone screen's `EIRC_START_PHONE_PER_CLIENT_PER_HOUR` per client address)."""
+    try:
+        parse_email(email)
+    except DomainError:
+        return False  # the step refuses it as it is: nothing is told about any e-mail
+    now = deps.clock.now()
+    async with deps.uow() as tx:
+        row = await find_flow(tx, flow_id, lock=False)
+        if row is None or row.step != FlowStep.PERSONAL:
+            return False  # the step refuses it: nothing is checked
+        window = await tx.counters.hit(
+            f"personal:email:flow:{row.id}", now=now, window_seconds=deps.settings.flow_ttl_seconds
+        )
+        over = window.count > EMAIL_CHECKS_PER_FLOW
+        if client_ip:
+            per_client = await tx.counters.hit(
+                f"personal:email:client:{client_ip}", now=now, window_seconds=3600
+            )
+            over = over or per_client.count > deps.settings.start_phone_per_client_per_hour
+        await tx.commit()
+    if over:
+        log.info("e-mail checks refused for %s: over the limits", mask_phone(row.phone))
+    return over
 
 
 async def go_back(deps: Deps, *, flow_id: str | None) -> FlowView:

@@ -19,7 +19,7 @@ from strawberry.asgi import GraphQL
 
 from eirc.bootstrap import Container, build_container
 from eirc.graphql.context import Context, bearer_of, client_ip_of
-from eirc.graphql.schema import schema as default_schema
+from eirc.graphql.schema import closed_schema, schema
 from eirc.requestid import install_record_factory
 from eirc.web.confirm_email import confirm_email_routes
 from eirc.web.gosuslugi import gosuslugi_routes
@@ -32,7 +32,10 @@ BackgroundTask = Callable[[Container, asyncio.Event], Awaitable[None]]
 
 class EircGraphQL(GraphQL):
     def __init__(self, container: Container, **kwargs: Any) -> None:
-        super().__init__(default_schema, graphql_ide="graphiql", **kwargs)
+        open_ = container.settings.graphiql_enabled
+        super().__init__(
+            schema if open_ else closed_schema, graphql_ide="graphiql" if open_ else None, **kwargs
+        )
         self.container = container
 
     async def get_context(self, request, response) -> Context:

@@ -538,3 +538,22 @@ async def test_a_provider_announcing_no_usable_client_authentication_is_unavaila
 async def test_one_client_per_container(container: Container) -> None:
     assert isinstance(gosuslugi.provider(container), OidcClient)
     assert gosuslugi.provider(container) is gosuslugi.provider(container)
+
+
+async def test_a_subject_the_database_cannot_store_is_refused_cleanly(
+    container: Container, oidc_provider: LocalOidcProvider
+) -> None:
+    """Claims are hostile input (issue 17): a NUL in `sub` was a masked internal error on PostgreSQL."""
+    for sub in ("esia-\x001", "esia-\u202e1", "x" * 300):
+        oidc_provider.person = dataclasses.replace(Person(), sub=sub)
+        with pytest.raises(DomainError) as refused:
+            await complete(container, await sign_in_at_provider(container))
+        assert refused.value.code == ErrorCode.INVALID_TOKEN
+    oidc_provider.person = dataclasses.replace(
+        Person(), family_name="Пет\x00ров", given_name="\u202eИван", middle_name="Сергеевич\x07"
+    )
+    done = await complete(container, await sign_in_at_provider(container))
+    assert done.flow is not None
+    # the names that cannot be stored are left out; the bidirectional control is dropped from the one that can
+    entered = done.flow.entered
+    assert entered["first_name"] == "Иван" and "last_name" not in entered and "middle_name" not in entered
