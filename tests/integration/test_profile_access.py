@@ -91,7 +91,9 @@ async def test_unknown_or_malformed_ids_are_not_found(gql, container, family, na
     before = await _snapshot(container)
     for bad_id in BAD_IDS:
         answer = (await gql(document, {"id": bad_id, **extra}, token=ivan.token))[name]
-        assert errors_of(answer) == [("NOT_FOUND", "addressId")], bad_id
+        # a NUL is refused at the door as text no database can take (issue 17); the rest are not found
+        expected = "INVALID_INPUT" if "\x00" in bad_id else "NOT_FOUND"
+        assert errors_of(answer) == [(expected, "addressId")], bad_id
     assert await _snapshot(container) == before
 
 
