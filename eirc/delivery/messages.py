@@ -20,11 +20,19 @@ from typing import Any
 
 from eirc.bootstrap import Container
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, enqueue
+from eirc.settings import DEFAULT_SMS_TEXT, SMS_CODE_PLACEHOLDER
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Delivery
 
+
+def sms_code_text(template: str = DEFAULT_SMS_TEXT) -> str:
+    """The stored text of a code SMS: EIRC_SMS_TEXT with `{code}` as the outbox's `{secret}` placeholder.
+    Settings refuse a template in which the code would not be the only run of digits of its length."""
+    return template.replace(SMS_CODE_PLACEHOLDER, SECRET_PLACEHOLDER)
+
+
 # The code must be the only run of digits of its length in the text (CONTRACT §5): no digits around it.
-SMS_CODE_TEXT = f"Код подтверждения МосОблЕИРЦ: {SECRET_PLACEHOLDER}. Никому не сообщайте код."
+SMS_CODE_TEXT = sms_code_text()
 CRM_RECIPIENT = "domopult"
 CRM_TYPES = (
     "registration",
@@ -49,7 +57,7 @@ async def queue_sms_code(
         channel="sms",
         kind="sms_code",
         recipient=phone,
-        payload={"text": SMS_CODE_TEXT},
+        payload={"text": sms_code_text(c.settings.sms_text)},
         secret=code,
         ttl_seconds=ttl_seconds if ttl_seconds is not None else c.settings.code_ttl_seconds,
     )
