@@ -21,7 +21,9 @@ One pass (`run_once`):
 A worker killed mid-send leaves its claims until the lease runs out; a worker starting on the same host
 first releases the claims of workers that are no longer running there, so a restarted gateway resumes at
 once. A message sent but not recorded (killed between the provider's 2xx and our commit) is sent again
-with the same `Idempotency-Key`, which the providers of CONTRACT §5 honour.
+with the same `Idempotency-Key`, which the providers of CONTRACT §5 honour; a claimed row is marked
+`ask_status_first` until its outcome is recorded, so an SMS gateway with a status call (SMSC) is asked
+whether it has the message before it is sent again.
 
 Nothing secret is logged: lines name the delivery id, channel, kind and masked recipient, never a body.
 """
@@ -298,11 +300,15 @@ class DeliveryWorker:
                     )
                 )
             if claimed:
+                # In doubt until the outcome is recorded: if this worker dies mid-send, the next attempt asks
+                # the gateway's status call first (the adapters get the value from before this claim).
                 await tx.session.execute(
                     update(_t)
                     .where(_t.c.id.in_([c.id for c in claimed]))
                     .values(
-                        claimed_by=self.worker_id, claimed_until=now + timedelta(seconds=self.lease_seconds)
+                        claimed_by=self.worker_id,
+                        claimed_until=now + timedelta(seconds=self.lease_seconds),
+                        ask_status_first=True,
                     )
                 )
             await tx.commit()

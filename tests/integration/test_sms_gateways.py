@@ -375,6 +375,28 @@ async def test_smsc_after_a_lost_answer_asks_its_status_first_and_does_not_resen
 
 
 @only("smsc")
+async def test_smsc_a_worker_killed_before_recording_leaves_the_next_one_asking_first(
+    container, gateway, deliver, clock
+) -> None:
+    from eirc.delivery.adapters import build_adapters, close_adapters
+    from eirc.delivery.worker import DeliveryWorker
+
+    queued = await queue_code(container)
+    adapters = build_adapters(container.settings)
+    doomed = DeliveryWorker(container, adapters, worker_id="host:0:1:doomed")
+    try:
+        [claimed], _ = await doomed._claim()
+        assert (await doomed._send(claimed)).field == "sent"  # SMSC took it … and the worker died here
+    finally:
+        await close_adapters(adapters)
+    assert (await row(container, queued.id)).ask_status_first
+    clock.advance(doomed.lease_seconds + 1)
+    assert (await deliver()).sent == 1
+    assert len(gateway.sends()) == 1 and len(gateway.calls(FakeSmsc.status_path)) == 1
+    assert gateway.codes(PHONE) == [CODE]
+
+
+@only("smsc")
 async def test_smsc_sends_again_when_its_status_call_has_not_the_message(
     container, gateway, deliver, clock
 ) -> None:
