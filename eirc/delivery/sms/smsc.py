@@ -108,7 +108,7 @@ class SmscAdapter(GatewayAdapter):
         body = json_body(response)
         if not isinstance(body, dict):
             raise RetryableError("SMSC answered without a JSON verdict (fmt=3)", ambiguous=True)
-        if "error_code" in body or "error" in body:
+        if _refused(body):
             raise refusal(body)
         if body.get("id") is None:
             raise RetryableError("SMSC answered neither an id nor an error", ambiguous=True)
@@ -129,7 +129,7 @@ class SmscAdapter(GatewayAdapter):
         body = json_body(response)
         if not isinstance(body, dict):
             raise RetryableError("SMSC status answered without JSON; asking again later", ambiguous=True)
-        if "error_code" in body or "error" in body:
+        if _refused(body):
             code = as_int(body.get("error_code"))
             if code in (1, 5):  # the question itself was refused: SMSC has nothing under this phone and id
                 return None
@@ -138,6 +138,10 @@ class SmscAdapter(GatewayAdapter):
         if status is None:
             raise RetryableError("SMSC status answered no status; asking again later", ambiguous=True)
         return None if status == NOT_FOUND else status
+
+
+def _refused(body: dict[str, Any]) -> bool:
+    return body.get("error_code") not in (None, "", 0, "0") or bool(body.get("error"))
 
 
 def refusal(body: dict[str, Any], *, what: str = "SMSC") -> DeliveryError:

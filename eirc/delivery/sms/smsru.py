@@ -10,7 +10,7 @@ SMS.ru answers HTTP 200 whatever the verdict, in two levels:
 
 The request's `status` says whether it was taken at all (authorisation, sender, balance, …); the number's own
 entry says whether *this* message was accepted (`status_code` 100) — a request can be OK while the number is
-refused (207: no route). Only a number's 100 with an `sms_id` is «sent». SMS.ru takes no client message id
+refused (207: no route). Only a number's `OK` / 100 is «sent» (its `sms_id` recorded). SMS.ru takes no client message id
 and its status call needs the `sms_id`, which an attempt that timed out never got: after an ambiguous
 attempt the message is sent again (SMS.ru itself refuses an identical message to the number within a
 minute, code 231, which is retried).
@@ -113,7 +113,7 @@ class SmsRuAdapter(GatewayAdapter):
         body = json_body(response)
         if not isinstance(body, dict):
             raise RetryableError("SMS.ru answered without a JSON verdict (json=1)", ambiguous=True)
-        if str(body.get("status", "")).upper() != "OK":
+        if not _ok(body, required=False):
             raise refusal(body, "request")
         entries = body.get("sms")
         entry = _entry_for(entries, phone) if isinstance(entries, dict) else None
@@ -121,11 +121,21 @@ class SmsRuAdapter(GatewayAdapter):
             raise RetryableError(
                 "SMS.ru accepted the request but gave no result for the number", ambiguous=True
             )
-        if str(entry.get("status", "")).upper() == "OK" and as_int(entry.get("status_code")) == ACCEPTED:
-            if entry.get("sms_id") in (None, ""):
-                raise RetryableError("SMS.ru accepted the number but gave no sms_id", ambiguous=True)
-            return Sent(self.name, str(entry["sms_id"]))
-        raise refusal(entry, "number")
+        if not _ok(entry, required=True):
+            raise refusal(entry, "number")
+        sms_id = entry.get("sms_id")
+        return Sent(self.name, str(sms_id) if sms_id not in (None, "") else None)
+
+
+def _ok(answer: dict[str, Any], *, required: bool) -> bool:
+    """`"status": "OK"` with `"status_code": 100`; a request-level answer may leave either out, a number's
+    entry must say at least one and contradict neither."""
+    status, code = answer.get("status"), as_int(answer.get("status_code"))
+    if status is not None and str(status).upper() != "OK":
+        return False
+    if answer.get("status_code") is not None and code != ACCEPTED:
+        return False
+    return not required or status is not None or code is not None
 
 
 def _entry_for(entries: dict[str, Any], phone: str) -> Any:
