@@ -4,12 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-key"
+
+# SMS gateways (CONTRACT §2, docs/deliveries.md): `relay` speaks eirc's own protocol (CONTRACT §5), the others
+# their documented HTTP APIs. Each gateway's production host, kept unless EIRC_SMS_URL overrides it.
+SMS_PROVIDERS = ("relay", "smsc", "smsru", "smsaero", "exolve")
+SMS_GATEWAY_HOSTS = {
+    "smsc": "https://smsc.ru",
+    "smsru": "https://sms.ru",
+    "smsaero": "https://gate.smsaero.ru",
+    "exolve": "https://api.exolve.ru",
+}
+# What each gateway cannot work without, by variable (EIRC_SMS_LOGIN / _TOKEN / _SENDER) and what it holds there.
+_SMS_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "smsc": (("token", "the account's password, or its API key when EIRC_SMS_LOGIN is unset"),),
+    "smsru": (("token", "the api_id"),),
+    "smsaero": (
+        ("login", "the account's e-mail"),
+        ("token", "the API key"),
+        ("sender", "the registered sender name (sign)"),
+    ),
+    "exolve": (("token", "the application's API key"), ("sender", "the sender number or alpha name")),
+}
+SMS_CODE_PLACEHOLDER = "{code}"
+DEFAULT_SMS_TEXT = "Код подтверждения МосОблЕИРЦ: {code}. Никому не сообщайте код."
 
 
 class ConfigurationError(RuntimeError):
@@ -30,6 +55,15 @@ class Settings(BaseSettings):
 
     sms_url: str | None = None
     sms_token: str | None = None
+    # relay | smsc | smsru | smsaero | exolve; unset → `relay` when EIRC_SMS_URL is set, else the dev outbox.
+    # For a gateway EIRC_SMS_URL replaces only the scheme and host of its documented endpoints (tests: a fake).
+    sms_provider: str | None = None
+    sms_login: str | None = None  # SMSC login, SMS Aero account e-mail
+    sms_sender: str | None = (
+        None  # the registered sender name (SMSC/SMS.ru `sender`/`from`, SMS Aero `sign`, …)
+    )
+    # The code's SMS text; `{code}` is where the code goes (operators carry codes only on registered templates).
+    sms_text: str = DEFAULT_SMS_TEXT
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -121,9 +155,83 @@ class Settings(BaseSettings):
             self.secret_key = hashlib.sha256(seed).hexdigest()
         return self
 
+    @model_validator(mode="after")
+    def _sms_gateway_usable(self) -> Settings:
+        for name in ("sms_provider", "sms_url", "sms_token", "sms_login", "sms_sender"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.strip():
+                setattr(self, name, None)  # `EIRC_SMS_SENDER=` in a .env means unset
+        if self.sms_provider is not None:
+            provider = self.sms_provider.strip().lower()
+            if provider not in SMS_PROVIDERS:
+                raise ConfigurationError(
+                    f"EIRC_SMS_PROVIDER: {self.sms_provider!r} is not an SMS gateway eirc speaks; "
+                    f"use one of {', '.join(SMS_PROVIDERS)}"
+                )
+            self.sms_provider = provider
+        gateway = self.sms_gateway
+        if gateway == "relay" and not self.sms_url:
+            raise ConfigurationError("EIRC_SMS_PROVIDER=relay needs EIRC_SMS_URL (the relay's endpoint)")
+        if gateway in SMS_GATEWAY_HOSTS:
+            missing = [
+                f"EIRC_SMS_{what.upper()} ({meaning})"
+                for what, meaning in _SMS_NEEDS[gateway]
+                if not getattr(self, f"sms_{what}")
+            ]
+            if missing:
+                raise ConfigurationError(f"EIRC_SMS_PROVIDER={gateway} needs {', '.join(missing)}")
+            if self.sms_url:
+                parts = urlsplit(self.sms_url)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise ConfigurationError(
+                        f"EIRC_SMS_URL: for EIRC_SMS_PROVIDER={gateway} give the scheme and host to use instead "
+                        f"of {SMS_GATEWAY_HOSTS[gateway]}, like https://host[:port] (the gateway's paths are kept)"
+                    )
+        problem = sms_text_problem(self.sms_text, self.code_length)
+        if problem:
+            raise ConfigurationError(f"EIRC_SMS_TEXT: {problem}")
+        return self
+
+    @property
+    def sms_gateway(self) -> str | None:
+        """The SMS gateway in use (one of SMS_PROVIDERS), or None: SMS go to the development outbox."""
+        if self.sms_provider:
+            return self.sms_provider
+        return "relay" if self.sms_url else None
+
+    @property
+    def sms_base_url(self) -> str | None:
+        """A gateway's scheme and host: EIRC_SMS_URL's (its path dropped), or the gateway's documented host."""
+        gateway = self.sms_gateway
+        if gateway not in SMS_GATEWAY_HOSTS:
+            return None
+        if not self.sms_url:
+            return SMS_GATEWAY_HOSTS[gateway]
+        parts = urlsplit(self.sms_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     @property
     def async_database_url(self) -> str:
         return to_async_url(self.database_url)
+
+
+def sms_text_problem(template: str, code_length: int) -> str | None:
+    """Why an EIRC_SMS_TEXT cannot carry a code, or None. The code must be the only run of digits of its length
+    in the text (CONTRACT §5): `{code}` exactly once, no digit right next to it, no other run of that length."""
+    if template.count(SMS_CODE_PLACEHOLDER) != 1:
+        return f"the text must hold {SMS_CODE_PLACEHOLDER} exactly once (where the code goes)"
+    if "{secret}" in template:
+        return "the text must not hold {secret}; write {code} where the code goes"
+    before, after = template.split(SMS_CODE_PLACEHOLDER)
+    if before[-1:].isdigit() or after[:1].isdigit():
+        return f"a digit right next to {SMS_CODE_PLACEHOLDER} would run into the code"
+    runs = re.findall(r"[0-9]+", before + " " + after)
+    if any(len(run) == code_length for run in runs):
+        return (
+            f"the text holds a run of {code_length} digits besides the code (EIRC_CODE_LENGTH={code_length}): "
+            "the code must be the only one"
+        )
+    return None
 
 
 def to_async_url(url: str) -> str:

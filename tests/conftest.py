@@ -23,7 +23,7 @@ from eirc.security import PasswordHasher
 from eirc.settings import Settings
 from eirc.storage.migrate import upgrade
 
-pytest_plugins = ["tests.providers"]
+pytest_plugins = ["tests.providers", "tests.fakes.sms_gateways"]
 
 PG_ADMIN_URL = os.environ.get("EIRC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [

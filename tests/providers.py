@@ -7,7 +7,8 @@ Loaded for every test by `pytest_plugins = ["tests.providers"]` in tests/conftes
   headers incl. `Idempotency-Key` and `Authorization`, JSON body, the status it answered), honours the
   idempotency key like a real provider (a repeated key is answered 200 and marked `duplicate`), and can be
   told to fail: `fail_next(n, 503 | 429 | 400 …)`, `down()` / `up()` (stops listening: connection
-  refused), `slow(seconds)`. Helpers: `last_code(phone)`, `sms_messages(phone)`, `crm_messages(type)`,
+  refused), `slow(seconds)`, `refuse_in_body(n, body)` (HTTP 200 whose JSON `body` says it refused, which
+  a relay may do: not accepted). Helpers: `last_code(phone)`, `sms_messages(phone)`, `crm_messages(type)`,
   `received(path)`, `accepted(path)`, `keys(path)`, `wait_until(predicate)`.
 - `smtp_sink` — an `SmtpSink` (aiosmtpd `Controller`) recording letters; `messages_to(addr)`,
   `last_message(addr)`, `text_of(msg)`, `confirmation_link(addr)`, `confirmation_token(addr)`,
@@ -63,6 +64,7 @@ class RecordedRequest:
     raw: bytes
     status: int  # what the provider answered
     duplicate: bool = False  # a 2xx for a key that had already been accepted
+    refused: bool = False  # a 2xx whose body said it refused (refuse_in_body)
     at: float = field(default_factory=time.monotonic)
 
     @property
@@ -84,6 +86,7 @@ class _Failure:
     status: int
     path: str | None
     retry_after: str | None
+    body: dict | None = None  # refuse_in_body: the 200 answer's JSON
 
 
 class _Server(ThreadingHTTPServer):
@@ -164,6 +167,11 @@ class FakeProvider(ThreadedHttpPeer):
                 _Failure(n, status, path, str(retry_after) if retry_after is not None else None)
             )
 
+    def refuse_in_body(self, n: int, body: dict, *, path: str | None = SMS_PATH) -> None:
+        """Answer the next `n` requests (to `path`) HTTP 200 with `body`, a refusal: nothing is accepted."""
+        with self._lock:
+            self._failures.append(_Failure(n, 200, path, None, body))
+
     def slow(self, seconds: float) -> None:
         """Wait this long before answering every request (0 to stop)."""
         self._delay = seconds
@@ -200,15 +208,20 @@ class FakeProvider(ThreadedHttpPeer):
                     {"Retry-After": failure.retry_after} if failure.retry_after else {},
                 )
                 duplicate = False
+                refusal = failure.body
             elif path not in (SMS_PATH, CRM_PATH):
-                status, extra, duplicate = 404, {}, False
+                status, extra, duplicate, refusal = 404, {}, False, None
             else:
                 key = headers.get("idempotency-key") or ""
                 duplicate = (path, key) in self._accepted_keys
                 self._accepted_keys.add((path, key))
-                status, extra = 200, {}
-            self._requests.append(RecordedRequest(path, headers, body, raw, status, duplicate))
-        if 200 <= status < 300:
+                status, extra, refusal = 200, {}, None
+            self._requests.append(
+                RecordedRequest(path, headers, body, raw, status, duplicate, refused=refusal is not None)
+            )
+        if refusal is not None:
+            handler._reply(status, refusal, extra)
+        elif 200 <= status < 300:
             key = headers.get("idempotency-key")
             handler._reply(status, {"id": key, "status": "duplicate" if duplicate else "accepted"}, extra)
         else:
@@ -227,7 +240,7 @@ class FakeProvider(ThreadedHttpPeer):
 
     def accepted(self, path: str | None = None) -> list[RecordedRequest]:
         """Requests answered 2xx for a key not accepted before: what a resident or Домопульт really got."""
-        return [r for r in self.received(path) if r.ok and not r.duplicate]
+        return [r for r in self.received(path) if r.ok and not r.duplicate and not r.refused]
 
     def keys(self, path: str | None = None) -> Counter:
         """How many requests arrived per idempotency key (failed ones included)."""

@@ -1,4 +1,8 @@
-"""`eirc deliveries`: the outbox for support — list messages, replay one (CONTRACT §4)."""
+"""`eirc deliveries`: the outbox for support — list messages, show one, replay one (CONTRACT §4).
+
+A message is named by its id or a unique prefix of it (at least 6 characters), as `eirc requests` does.
+Every row says which gateway took the latest attempt and the id the gateway gave the message.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,16 @@ TABLE_COLUMNS = [
     "recipient",
     "status",
     "attempts",
+    "gateway",
+    "gateway_message_id",
     "next_attempt_at",
     "last_error",
     "created_at",
     "sent_at",
+]
+IdArgument = Annotated[
+    str,
+    typer.Argument(metavar="ID", help="The delivery id (from `list`), or a unique prefix (≥ 6 characters)"),
 ]
 
 
@@ -70,11 +80,27 @@ def list_(
     render_rows(rows, as_json=as_json, title="deliveries", columns=TABLE_COLUMNS)
 
 
+@app.command("show")
+def show(delivery_id: IdArgument, as_json: bool = JsonOption) -> None:
+    """Every field of one message but its text and secret: state, gateway and its message id, last error."""
+    from eirc.delivery.support import DeliveryNotFound, find_delivery
+
+    async def go() -> dict:
+        container = _container()
+        try:
+            return (await find_delivery(container.uow, delivery_id)).as_row()
+        finally:
+            await container.dispose()
+
+    try:
+        row = run(go())
+    except DeliveryNotFound as exc:
+        fail(str(exc))
+    render_record(row, as_json=as_json, title="delivery")
+
+
 @app.command("replay")
-def replay_(
-    delivery_id: Annotated[str, typer.Argument(metavar="ID", help="The delivery id (from `list`)")],
-    as_json: bool = JsonOption,
-) -> None:
+def replay_(delivery_id: IdArgument, as_json: bool = JsonOption) -> None:
     """Queue a dead or sent message again, now, with the same idempotency key."""
     from eirc.delivery.support import ReplayRefused, replay
 

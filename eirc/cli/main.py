@@ -12,6 +12,7 @@ import typer
 from eirc.cli import billing as billing_cli
 from eirc.cli import deliveries as deliveries_cli
 from eirc.cli import requests as requests_cli
+from eirc.cli import sms as sms_cli
 from eirc.cli import users as users_cli
 from eirc.cli.output import (
     JsonOption,
@@ -39,6 +40,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(billing_cli.app, name="billing")
 app.add_typer(deliveries_cli.app, name="deliveries")
 app.add_typer(requests_cli.app, name="requests")
+app.add_typer(sms_cli.app, name="sms")
 app.add_typer(users_cli.app, name="users")
 app.command("worker")(worker_command)
 

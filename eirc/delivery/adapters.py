@@ -5,7 +5,7 @@ from __future__ import annotations
 from eirc.delivery.base import Adapter
 from eirc.delivery.crm_http import CrmHttpAdapter
 from eirc.delivery.dev_outbox import DevOutboxAdapter
-from eirc.delivery.sms_http import SmsHttpAdapter
+from eirc.delivery.sms import build_sms_adapter
 from eirc.delivery.smtp_mail import SmtpMailAdapter
 from eirc.settings import Settings
 
@@ -15,11 +15,7 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
     timeout = settings.delivery_timeout_seconds
     dev = {"show_secrets": settings.is_development}
     adapters: dict[str, Adapter] = {}
-    adapters["sms"] = (
-        SmsHttpAdapter(settings.sms_url, settings.sms_token, timeout=timeout)
-        if settings.sms_url
-        else DevOutboxAdapter("sms", **dev)
-    )
+    adapters["sms"] = build_sms_adapter(settings) or DevOutboxAdapter("sms", **dev)
     adapters["email"] = SmtpMailAdapter(settings) if settings.smtp_host else DevOutboxAdapter("email", **dev)
     adapters["crm"] = (
         CrmHttpAdapter(settings.crm_url, settings.crm_token, timeout=timeout)
@@ -30,7 +26,7 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
 
 
 def describe(adapters: dict[str, Adapter]) -> str:
-    """One line for start-up logs: `sms=sms-http email=dev-outbox crm=crm-http`."""
+    """One line for start-up logs: `crm=crm-http email=dev-outbox sms=smsc`."""
     return " ".join(f"{channel}={adapter.name}" for channel, adapter in sorted(adapters.items()))
 
 

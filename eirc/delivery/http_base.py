@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from eirc.delivery.base import OutgoingMessage, PermanentError, RetryableError
+from eirc.delivery.base import OutgoingMessage, PermanentError, RetryableError, Sent
 
 USER_AGENT = "eirc-delivery/1"
 _MAX_BODY_IN_ERROR = 200
@@ -44,22 +44,37 @@ class HttpJsonAdapter(abc.ABC):
     def body(self, message: OutgoingMessage) -> dict[str, Any]:
         """The JSON document the provider expects for this message."""
 
-    async def send(self, message: OutgoingMessage) -> None:
+    async def send(self, message: OutgoingMessage) -> Sent | None:
         headers = {"Idempotency-Key": message.idempotency_key}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            response = await self._client.post(self.url, json=self.body(message), headers=headers)
-        except httpx.TimeoutException as exc:
-            raise RetryableError(f"timeout ({type(exc).__name__})") from None
-        except httpx.ConnectError as exc:
-            raise RetryableError(f"connection failed: {_short(exc)}") from None
-        except httpx.TransportError as exc:
-            raise RetryableError(f"transport error: {type(exc).__name__}: {_short(exc)}") from None
+        response = await post_or_raise(self._client, self.url, json=self.body(message), headers=headers)
         classify(response)
+        return self.verdict(message, response)
+
+    def verdict(self, message: OutgoingMessage, response: httpx.Response) -> Sent | None:
+        """What a 2xx answer means; by default: delivered."""
+        return None
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+async def post_or_raise(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """POST, with a transport failure raised as RetryableError — `ambiguous` when the request may have reached
+    the provider (a timeout or a dropped connection once it was sent), not when the connection never opened."""
+    try:
+        return await client.post(url, **kwargs)
+    except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise RetryableError(f"timeout before the request was sent ({type(exc).__name__})") from None
+    except httpx.TimeoutException as exc:
+        raise RetryableError(f"timeout, no answer ({type(exc).__name__})", ambiguous=True) from None
+    except httpx.ConnectError as exc:
+        raise RetryableError(f"connection failed: {_short(exc)}") from None
+    except httpx.TransportError as exc:
+        raise RetryableError(
+            f"transport error: {type(exc).__name__}: {_short(exc)}", ambiguous=True
+        ) from None
 
 
 def classify(response: httpx.Response) -> None:

@@ -19,14 +19,22 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, enqueue
+from eirc.settings import DEFAULT_SMS_TEXT, SMS_CODE_PLACEHOLDER
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Delivery
 
 if TYPE_CHECKING:
     from eirc.services.deps import Deps
 
+
+def sms_code_text(template: str = DEFAULT_SMS_TEXT) -> str:
+    """The stored text of a code SMS: EIRC_SMS_TEXT with `{code}` as the outbox's `{secret}` placeholder.
+    Settings refuse a template in which the code would not be the only run of digits of its length."""
+    return template.replace(SMS_CODE_PLACEHOLDER, SECRET_PLACEHOLDER)
+
+
 # The code must be the only run of digits of its length in the text (CONTRACT §5): no digits around it.
-SMS_CODE_TEXT = f"Код подтверждения МосОблЕИРЦ: {SECRET_PLACEHOLDER}. Никому не сообщайте код."
+SMS_CODE_TEXT = sms_code_text()
 CRM_RECIPIENT = "domopult"
 CRM_TYPES = (
     "registration",
@@ -51,7 +59,7 @@ async def queue_sms_code(
         channel="sms",
         kind="sms_code",
         recipient=phone,
-        payload={"text": SMS_CODE_TEXT},
+        payload={"text": sms_code_text(deps.settings.sms_text)},
         secret=code,
         ttl_seconds=ttl_seconds if ttl_seconds is not None else deps.settings.code_ttl_seconds,
     )

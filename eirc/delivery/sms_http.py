@@ -1,15 +1,7 @@
-"""SMS over the provider's HTTP API (CONTRACT §5): `{"id": key, "phone": "+7…", "text": "…"}`."""
+"""The in-house SMS relay adapter now lives in `eirc.delivery.sms.relay`; this name stays for importers."""
 
 from __future__ import annotations
 
-from typing import Any
+from eirc.delivery.sms.relay import RelayAdapter as SmsHttpAdapter
 
-from eirc.delivery.base import OutgoingMessage
-from eirc.delivery.http_base import HttpJsonAdapter
-
-
-class SmsHttpAdapter(HttpJsonAdapter):
-    name = "sms-http"
-
-    def body(self, message: OutgoingMessage) -> dict[str, Any]:
-        return {"id": message.idempotency_key, "phone": message.recipient, "text": message.payload["text"]}
+__all__ = ["SmsHttpAdapter"]

@@ -1,7 +1,9 @@
-"""Support use cases over the outbox: list messages, replay one. The CLI (`eirc deliveries`) is a thin door.
+"""Support use cases over the outbox: list messages, show one, replay one. The CLI (`eirc deliveries`) is a
+thin door.
 
 A listing never shows a secret nor the text of a message (an SMS text is where a code would be):
-only who, what kind, which state, and the last error.
+only who, what kind, which state, which gateway took it (and the id it gave it), and the last error.
+A message is named by its id or a unique prefix of it (at least ID_PREFIX_MIN characters).
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from eirc.storage.db import UnitOfWorkFactory
 from eirc.storage.tables import Delivery
 
 STATUSES = ("pending", "sent", "dead")
+ID_PREFIX_MIN = 6
+_HEX = frozenset("0123456789abcdef")
 _t = Delivery.__table__  # type: ignore[attr-defined]
 
 
 class ReplayRefused(Exception):
     """A replay that makes no sense; the message is the one-line reason."""
+
+
+class DeliveryNotFound(ReplayRefused):
+    """No delivery by that id or prefix (or the prefix names several); the message is the one-line reason."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class DeliveryView:
     sent_at: datetime | None
     expires_at: datetime | None
     idempotency_key: str
+    gateway: str | None = None  # the gateway of the latest attempt
+    gateway_message_id: str | None = None  # the id that gateway gave the message
+    ask_status_first: bool = False  # the latest attempt may have reached the gateway unheard
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -48,12 +59,15 @@ class DeliveryView:
             "recipient": self.recipient,
             "status": self.status,
             "attempts": self.attempts,
+            "gateway": self.gateway,
+            "gateway_message_id": self.gateway_message_id,
             "next_attempt_at": self.next_attempt_at,
             "last_error": self.last_error,
             "created_at": self.created_at,
             "sent_at": self.sent_at,
             "expires_at": self.expires_at,
             "idempotency_key": self.idempotency_key,
+            "ask_status_first": self.ask_status_first,
         }
 
 
@@ -71,6 +85,9 @@ def _view(row: Any) -> DeliveryView:
         sent_at=row.sent_at,
         expires_at=row.expires_at,
         idempotency_key=row.idempotency_key,
+        gateway=row.gateway,
+        gateway_message_id=row.gateway_message_id,
+        ask_status_first=bool(row.ask_status_first),
     )
 
 
@@ -87,6 +104,9 @@ _VIEW_COLUMNS = (
     _t.c.sent_at,
     _t.c.expires_at,
     _t.c.idempotency_key,
+    _t.c.gateway,
+    _t.c.gateway_message_id,
+    _t.c.ask_status_first,
 )
 
 
@@ -118,15 +138,49 @@ async def get_delivery(uow: UnitOfWorkFactory, delivery_id: str) -> DeliveryView
     return _view(row) if row else None
 
 
+async def find_delivery(uow: UnitOfWorkFactory, key: str) -> DeliveryView:
+    """The delivery named by `key`: its id, or a unique prefix of ≥ ID_PREFIX_MIN characters."""
+    text = (key or "").strip().lower()
+    if not text:
+        raise DeliveryNotFound("no delivery id given")
+    exact = await get_delivery(uow, text)
+    if exact is not None:
+        return exact
+    if len(text) < ID_PREFIX_MIN or not set(text) <= _HEX:
+        raise DeliveryNotFound(
+            f"no delivery with id {key!r} (give the id, or at least {ID_PREFIX_MIN} of its first characters)"
+        )
+    async with uow() as tx:
+        ids = (
+            (
+                await tx.session.execute(
+                    select(_t.c.id).where(_t.c.id.startswith(text, autoescape=True)).limit(2)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    if len(ids) > 1:
+        raise DeliveryNotFound(f"{key!r} matches several deliveries: give more of the id")
+    if not ids:
+        raise DeliveryNotFound(f"no delivery with id {key!r}")
+    view = await get_delivery(uow, ids[0])
+    if view is None:  # pruned meanwhile
+        raise DeliveryNotFound(f"no delivery with id {key!r}")
+    return view
+
+
 async def replay(
     uow: UnitOfWorkFactory, delivery_id: str, *, now: datetime, max_age_seconds: float
 ) -> DeliveryView:
     """Queue a dead or sent message again, due now, attempts reset, with the same idempotency key.
 
-    The replayed message gets a fresh useful life of EIRC_DELIVERY_MAX_AGE_SECONDS. Refused (ReplayRefused):
-    an unknown id, a message still pending, and a message whose secret was wiped (an SMS code, a
+    `delivery_id` may be a unique prefix. The replayed message gets a fresh useful life of
+    EIRC_DELIVERY_MAX_AGE_SECONDS. Refused (ReplayRefused): an unknown id, a message still pending, and a message whose secret was wiped (an SMS code, a
     confirmation link) — the secret is gone on purpose; the resident asks for a new code or letter.
     """
+    if len(delivery_id.strip()) != 32:  # a prefix (ids are 32 hex characters)
+        delivery_id = (await find_delivery(uow, delivery_id)).id
     async with uow() as tx:
         row = (
             await tx.session.execute(
@@ -157,6 +211,7 @@ async def replay(
                 claimed_until=None,
                 sent_at=None,
                 last_error=None,
+                ask_status_first=False,
                 expires_at=now + timedelta(seconds=max_age_seconds),
             )
         )

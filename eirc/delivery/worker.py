@@ -13,12 +13,17 @@ One pass (`run_once`):
 3. **Record**, one short transaction per message and only while the claim is still ours
    (`claimed_by = me`): sent (secret wiped), retry later (attempts + 1, back-off
    `min(BACKOFF × 2^(attempts−1), MAX_BACKOFF)` ±20% jitter, at least the provider's `Retry-After`), or
-   dead (a permanent refusal; secret wiped).
+   dead (a permanent refusal; secret wiped). Each records the gateway of the attempt and the id the gateway
+   gave the message, and whether the attempt may have reached the gateway unheard (`ask_status_first`: the
+   next attempt asks the gateway's status call before sending again). An operator problem (credentials,
+   balance: `DeliveryError.operator`) is retried like any other, and logged at ERROR once per burst.
 
 A worker killed mid-send leaves its claims until the lease runs out; a worker starting on the same host
 first releases the claims of workers that are no longer running there, so a restarted gateway resumes at
 once. A message sent but not recorded (killed between the provider's 2xx and our commit) is sent again
-with the same `Idempotency-Key`, which the providers of CONTRACT §5 honour.
+with the same `Idempotency-Key`, which the providers of CONTRACT §5 honour; a claimed row is marked
+`ask_status_first` until its outcome is recorded, so an SMS gateway with a status call (SMSC) is asked
+whether it has the message before it is sent again.
 
 Nothing secret is logged: lines name the delivery id, channel, kind and masked recipient, never a body.
 """
@@ -40,7 +45,7 @@ from sqlalchemy import and_, or_, select, update
 
 from eirc.bootstrap import Container
 from eirc.delivery.adapters import build_adapters, close_adapters, describe
-from eirc.delivery.base import Adapter, DeliveryError, OutgoingMessage, RetryableError
+from eirc.delivery.base import Adapter, DeliveryError, OutgoingMessage, RetryableError, Sent
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, fill_secret
 from eirc.domain.phone import mask_phone
 from eirc.storage.db import UnitOfWorkFactory
@@ -141,6 +146,7 @@ class _Claimed:
     secret_enc: str | None
     idempotency_key: str
     attempts: int
+    ask_status_first: bool = False
 
 
 @dataclass
@@ -149,6 +155,8 @@ class _Outcome:
     field: str  # the RunResult counter: sent | retried | dead
     values: dict[str, Any]  # columns to write
     delay: float = 0.0  # seconds until the retry
+    operator: bool = False  # the operator's problem (credentials, balance), not the resident's
+    note: str | None = None  # what the gateway's answer added (e.g. found by its status call)
 
 
 class DeliveryWorker:
@@ -179,6 +187,8 @@ class DeliveryWorker:
         # The worker's own commits must not wake it (that would be a busy loop): a factory without hooks.
         self._uow = UnitOfWorkFactory(container.uow.engine)
         self._orphans_checked = False
+        # gateway → the operator problem logged at ERROR for it, until a message goes through it again
+        self._operator_alarms: dict[str, str] = {}
 
     @property
     def _now(self) -> datetime:
@@ -227,6 +237,7 @@ class DeliveryWorker:
                 _t.c.secret_enc,
                 _t.c.idempotency_key,
                 _t.c.attempts,
+                _t.c.ask_status_first,
                 _t.c.expires_at,
                 _t.c.created_at,
                 _t.c.last_error,
@@ -284,14 +295,19 @@ class DeliveryWorker:
                         row.secret_enc,
                         row.idempotency_key,
                         row.attempts,
+                        bool(row.ask_status_first),
                     )
                 )
             if claimed:
+                # In doubt until the outcome is recorded: if this worker dies mid-send, the next attempt asks
+                # the gateway's status call first (the adapters get the value from before this claim).
                 await tx.session.execute(
                     update(_t)
                     .where(_t.c.id.in_([c.id for c in claimed]))
                     .values(
-                        claimed_by=self.worker_id, claimed_until=now + timedelta(seconds=self.lease_seconds)
+                        claimed_by=self.worker_id,
+                        claimed_until=now + timedelta(seconds=self.lease_seconds),
+                        ask_status_first=True,
                     )
                 )
             await tx.commit()
@@ -314,26 +330,32 @@ class DeliveryWorker:
             template=row.payload,
             attempt=row.attempts + 1,
             has_secret=secret is not None,
+            ask_status_first=row.ask_status_first,
         )
         adapter = self.adapters.get(row.channel)
         error: DeliveryError | None = None
+        sent: Sent | None = None
         if adapter is None:
             error = RetryableError(f"no adapter for channel {row.channel!r}")
         else:
             try:
-                await adapter.send(message)
+                sent = await adapter.send(message) or Sent(adapter.name)
             except DeliveryError as exc:
                 error = exc
             except Exception as exc:  # an adapter bug must not lose the message
                 error = RetryableError(f"unexpected error in {adapter.name}: {type(exc).__name__}")
                 log.error("delivery %s: %s raised %s", row.id, adapter.name, type(exc).__name__)
-        if error is None:
-            return _Outcome(
-                row, "sent", {"status": "sent", "sent_at": self._now, "secret_enc": None, "last_error": None}
-            )
+        gateway = adapter.name if adapter is not None else None
+        if sent is not None:
+            values = {"status": "sent", "sent_at": self._now, "secret_enc": None, "last_error": None}
+            values.update(_gateway_values(sent.gateway, sent.message_id, secret))
+            return _Outcome(row, "sent", values, note=sent.note and scrub(sent.note, secret))
+        assert error is not None
         reason = scrub(error.reason, secret)
+        recorded = _gateway_values(gateway, error.message_id, secret)
         if not error.retryable:
-            return self._dead(row, reason)
+            return self._dead(row, reason, recorded)
+        recorded["ask_status_first"] = error.ambiguous
         delay = backoff_seconds(
             row.attempts + 1,
             base=self.settings.delivery_backoff_seconds,
@@ -342,11 +364,12 @@ class DeliveryWorker:
         )
         if error.retry_after:
             delay = max(delay, min(error.retry_after, self.settings.delivery_max_backoff_seconds))
-        values = {"next_attempt_at": self._now + timedelta(seconds=delay), "last_error": reason}
-        return _Outcome(row, "retried", values, delay=delay)
+        values = {"next_attempt_at": self._now + timedelta(seconds=delay), "last_error": reason, **recorded}
+        return _Outcome(row, "retried", values, delay=delay, operator=error.operator)
 
-    def _dead(self, row: _Claimed, reason: str) -> _Outcome:
-        return _Outcome(row, "dead", {"status": "dead", "secret_enc": None, "last_error": reason})
+    def _dead(self, row: _Claimed, reason: str, recorded: dict[str, Any] | None = None) -> _Outcome:
+        values = {"status": "dead", "secret_enc": None, "last_error": reason, "ask_status_first": False}
+        return _Outcome(row, "dead", {**values, **(recorded or {})})
 
     async def _record(self, outcomes: list[_Outcome]) -> list[bool]:
         """Record a batch's outcomes in one transaction, each only while the claim is still ours."""
@@ -366,9 +389,35 @@ class DeliveryWorker:
         row = o.row
         who = mask_recipient(row.channel, row.recipient)
         attempt = row.attempts + 1
+        gateway = o.values.get("gateway") or row.channel
         if o.field == "sent":
             log.info(
-                "delivery %s (%s/%s to %s) sent, attempt %d", row.id, row.channel, row.kind, who, attempt
+                "delivery %s (%s/%s to %s) sent via %s%s, attempt %d%s",
+                row.id,
+                row.channel,
+                row.kind,
+                who,
+                gateway,
+                f" as {o.values['gateway_message_id']}" if o.values.get("gateway_message_id") else "",
+                attempt,
+                f" ({o.note})" if o.note else "",
+            )
+            if self._operator_alarms.pop(gateway, None) is not None:
+                log.warning("%s accepts messages again: the operator problem is over", gateway)
+        elif o.operator and gateway not in self._operator_alarms:
+            self._operator_alarms[gateway] = o.values["last_error"]
+            log.error(
+                "OPERATOR PROBLEM with %s, not the resident's fault: %s — delivery %s (%s/%s to %s) and the "
+                "messages after it are kept and retried (retry in %.1fs) until it is fixed or they expire; "
+                "logged once until %s accepts a message again",
+                gateway,
+                o.values["last_error"],
+                row.id,
+                row.channel,
+                row.kind,
+                who,
+                o.delay,
+                gateway,
             )
         elif o.field == "retried":
             log.warning(
@@ -498,6 +547,14 @@ async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event | None, seconds: 
         for w in waiters:
             with contextlib.suppress(asyncio.CancelledError):
                 await w
+
+
+def _gateway_values(gateway: str | None, message_id: str | None, secret: str | None) -> dict[str, Any]:
+    """The delivery columns naming the gateway of an attempt and the id it gave the message."""
+    values: dict[str, Any] = {"gateway": gateway[:20] if gateway else None, "ask_status_first": False}
+    if message_id and message_id != secret:  # an id is the gateway's number, never the code itself
+        values["gateway_message_id"] = message_id[:100]
+    return values
 
 
 def _expired_reason(has_useful_life: bool, attempts: int, last_error: str | None) -> str:

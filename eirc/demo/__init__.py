@@ -142,7 +142,7 @@ def prepare_demo(settings: Settings, host: str, port: int) -> list[str]:
     outbox = [
         name
         for name, configured in (
-            ("SMS", settings.sms_url),
+            ("SMS", settings.sms_gateway),
             ("e-mail", settings.smtp_host),
             ("Домопульт", settings.crm_url),
         )

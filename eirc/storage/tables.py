@@ -184,6 +184,12 @@ class Delivery(SQLModel, table=True):
     expires_at: datetime | None = ts(default=None)
     created_at: datetime = ts()
     sent_at: datetime | None = ts(default=None)
+    # The gateway of the latest attempt (relay, smsc, smsru, smsaero, exolve, smtp, crm-http, dev-outbox) and the
+    # id it gave the message; `ask_status_first`: that attempt may have reached the gateway unheard (a timeout
+    # after the request was sent), so the next one asks the gateway's status call before sending again.
+    gateway: str | None = Field(default=None, max_length=20)
+    gateway_message_id: str | None = Field(default=None, max_length=100)
+    ask_status_first: bool = False
     __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
 
 
