@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -46,6 +47,27 @@ class Settings(BaseSettings):
     oidc_state_ttl_seconds: int = 600  # a Госуслуги sign-in must come back within this (state, nonce, PKCE)
     oidc_timeout_seconds: float = 10  # each call to the provider (discovery, keys, token)
     oidc_discovery_ttl_seconds: int = 3600  # the provider's discovery document and keys are cached this long
+
+    # Госуслуги directly: ЕСИА's protocol with GOST signatures (eirc/identity/esia.py, docs/gosuslugi.md).
+    # EIRC_ESIA_URL or EIRC_OIDC_ISSUER, never both (refused at start-up).
+    # https://esia.gosuslugi.ru, or the test environment https://esia-portal1.test.gosuslugi.ru
+    esia_url: str | None = None
+    esia_client_id: str | None = None  # the system's mnemonic on ЕСИА's technology portal
+    esia_key_file: str | None = None  # the system's GOST R 34.10-2012 256-bit key: unencrypted PKCS#8 PEM
+    esia_cert_file: str | None = None  # the system's certificate (PEM or DER), as registered on the portal
+    # ЕСИА's certificate(s) its tokens are verified with: comma-separated paths, each file one or more PEM
+    # certificates (a bundle; or bare «PUBLIC KEY»s) — several while ЕСИА rotates its key.
+    esia_token_cert_file: str | None = None
+    esia_scope: str = "openid fullname birthdate mobile email"
+    # The `iss` accepted in ЕСИА's tokens, comma-separated; unset → `http://<host of EIRC_ESIA_URL>/` and
+    # ЕСИА's documented `http://esia.gosuslugi.ru/`.
+    esia_issuer: str | None = None
+    # who signs client_secret: the key file in-process, OpenSSL's GOST engine, or a signing service
+    esia_signer: Literal["file", "openssl", "http"] = "file"
+    esia_signer_url: str | None = None  # EIRC_ESIA_SIGNER=http: the signing service
+    esia_signer_token: str | None = None  # EIRC_ESIA_SIGNER=http: its bearer token (optional)
+    esia_openssl: str = "openssl"  # EIRC_ESIA_SIGNER=openssl: the binary (with the GOST engine)
+    esia_timeout_seconds: float = Field(10, gt=0)  # each call to ЕСИА and to the signer
 
     code_length: int = Field(4, ge=4, le=10)
     code_ttl_seconds: int = 300
@@ -118,6 +140,30 @@ class Settings(BaseSettings):
             # A stable per-database dev key, so that a restart can still read pending messages.
             seed = f"{DEV_SECRET_PLACEHOLDER}:{self.database_url}".encode()
             self.secret_key = hashlib.sha256(seed).hexdigest()
+        return self
+
+    @model_validator(mode="after")
+    def _one_gosuslugi_protocol(self) -> Settings:
+        if self.esia_url and self.oidc_issuer:
+            raise ConfigurationError(
+                "EIRC_ESIA_URL and EIRC_OIDC_ISSUER are both set: Госуслуги is reached either directly (ЕСИА) or "
+                "through an OpenID Connect provider, not both — unset one of them"
+            )
+        if self.esia_url:
+            if urlsplit(self.esia_url).scheme not in ("http", "https") or not urlsplit(self.esia_url).netloc:
+                raise ConfigurationError("EIRC_ESIA_URL: not an http(s) URL")
+            needed = {
+                "EIRC_ESIA_CLIENT_ID": self.esia_client_id,
+                "EIRC_ESIA_CERT_FILE": self.esia_cert_file,
+                "EIRC_ESIA_TOKEN_CERT_FILE": self.esia_token_cert_file,
+            }
+            if self.esia_signer == "http":
+                needed["EIRC_ESIA_SIGNER_URL"] = self.esia_signer_url
+            else:
+                needed["EIRC_ESIA_KEY_FILE"] = self.esia_key_file
+            missing = [name for name, value in needed.items() if not value]
+            if missing:
+                raise ConfigurationError(f"EIRC_ESIA_URL is set, {', '.join(missing)} not: ЕСИА needs them")
         return self
 
     @property
