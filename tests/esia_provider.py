@@ -86,6 +86,7 @@ def gost_key_and_certificate(
         str(key),
         "-out",
         str(cert),
+        "-utf8",
         "-subj",
         subject,
         "-days",

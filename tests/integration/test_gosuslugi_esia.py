@@ -582,3 +582,27 @@ async def test_a_key_that_is_not_the_certificates_makes_it_unavailable(
 async def test_one_client_per_container(container: Container) -> None:
     assert isinstance(gosuslugi.provider(container), EsiaClient)
     assert gosuslugi.provider(container) is gosuslugi.provider(container)
+
+
+# --- the signers -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("signer", ["openssl", "http"])
+async def test_every_signer_makes_signatures_esia_verifies(
+    container: Container, esia_provider: FakeEsia, esia_material: Material, database_url: str, signer: str
+) -> None:
+    from tests.conftest import make_settings
+    from tests.signing_service import SigningService
+
+    service = SigningService(esia_material.client_key)
+    try:
+        extra: dict[str, Any] = {"esia_signer": signer}
+        if signer == "http":
+            extra |= {"esia_signer_url": service.url, "esia_key_file": None}
+        other = dataclasses.replace(
+            container, settings=make_settings(database_url, **{**_settings_of(container), **extra}), extras={}
+        )
+        done = await complete(other, await sign_in_at_esia(other))
+    finally:
+        service.down()
+    assert done.outcome == gosuslugi.Outcome.REGISTRATION
+    assert len(esia_provider.verified_signatures) == 2
+    assert len(service.requests) == (2 if signer == "http" else 0)
