@@ -10,6 +10,7 @@ import typer
 
 from eirc.cli import billing as billing_cli
 from eirc.cli import deliveries as deliveries_cli
+from eirc.cli import gosuslugi as gosuslugi_cli
 from eirc.cli import requests as requests_cli
 from eirc.cli import users as users_cli
 from eirc.cli.output import (
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 app.add_typer(billing_cli.app, name="billing")
 app.add_typer(deliveries_cli.app, name="deliveries")
+app.add_typer(gosuslugi_cli.app, name="gosuslugi")
 app.add_typer(requests_cli.app, name="requests")
 app.add_typer(users_cli.app, name="users")
 app.command("worker")(worker_command)

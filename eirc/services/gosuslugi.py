@@ -61,6 +61,7 @@ from eirc.storage.tables import Consent, OidcState, User
 
 if TYPE_CHECKING:
     from eirc.bootstrap import Container
+    from eirc.settings import Settings
 
 log = logging.getLogger("eirc.gosuslugi")
 
@@ -77,15 +78,18 @@ def unavailable() -> DomainError:
     return DomainError(ErrorCode.GOSUSLUGI_UNAVAILABLE)
 
 
+def redirect_uri(settings: Settings) -> str:
+    """The redirect URI registered at the provider (ЕСИА's technology portal, or the OIDC provider)."""
+    return settings.public_url.rstrip("/") + CALLBACK_PATH
+
+
 def provider(c: Container) -> IdentityProvider:
     """The configured provider, ЕСИА or OpenID Connect (one per container: it caches discovery, keys and
     certificates), or GOSUSLUGI_UNAVAILABLE."""
     client = c.extras.get(_CLIENT_KEY)
     if client is None:
         try:
-            client = build_provider(
-                c.settings, c.clock, redirect_uri=c.settings.public_url.rstrip("/") + CALLBACK_PATH
-            )
+            client = build_provider(c.settings, c.clock, redirect_uri=redirect_uri(c.settings))
         except IdentityUnavailable as exc:
             log.error("Госуслуги sign-in is off: %s", exc)
             raise unavailable() from None
