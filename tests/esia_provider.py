@@ -59,6 +59,7 @@ REDIRECT_URI = "http://testserver/auth/gosuslugi/callback"
 ISSUER = "http://esia.gosuslugi.ru/"
 OID = "1000404446"
 PROVIDER_PHONE = "+79167654321"
+OMIT = "<omit>"  # a claim switch set to this leaves the claim out
 
 
 # --- key material -------------------------------------------------------------------------------------------
@@ -485,6 +486,7 @@ class FakeEsia(ThreadedHttpPeer):
         handler.reply(200, answer)
 
     def sign_jwt(self, claims: dict[str, Any]) -> str:
+        claims = {k: v for k, v in claims.items() if v != OMIT}
         header = {"alg": self.token_alg, "typ": "JWT", "sbt": "access", "ver": 1}
         signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
         if self.token_alg == "GOST3410_2012_256":
@@ -617,6 +619,7 @@ def esia_settings_fixture(esia_provider: FakeEsia, esia_material: Material) -> d
 __all__ = [
     "CLIENT_ID",
     "OID",
+    "OMIT",
     "PROVIDER_PHONE",
     "Callback",
     "EsiaPerson",

@@ -14,7 +14,7 @@ Connect. One of the two `eirc.identity.provider.IdentityProvider`s.
 - Every JWT in the answer (the access token, and the ID token when there is one) is verified: signed RS256 or
   GOST3410_2012_256 by one of the `EIRC_ESIA_TOKEN_CERT_FILE` keys (ЕСИА publishes no JWKS: several
   certificates may be configured for its key rotation), `iss` one of the accepted issuers, `aud` / `client_id`
-  naming us, `exp` not passed (60 s of clock skew). No nonce (ЕСИА's operator advised against it); `nbf` and
+  naming us where present (and present in at least one of them), `exp` not passed (60 s of clock skew). No nonce (ЕСИА's operator advised against it); `nbf` and
   `iat` are not checked (the token was just handed to us over TLS by ЕСИА, whose clock is not ours). The
   subject is the person's numeric oid (`urn:esia:sbj_id` or `sub`; all that are present must agree).
 - The person: `GET /rs/prns/{oid}` (names, `birthDate` `dd.MM.yyyy`) and `GET /rs/prns/{oid}/ctts?embed=
@@ -223,13 +223,16 @@ def verify_jwt(
     if isinstance(audiences, str):
         audiences = [audiences]
     named_client = claims.get("client_id")
-    if audiences is None and named_client is None:
-        raise EsiaRejected(f"{what}: neither aud nor client_id")
     if audiences is not None and (not isinstance(audiences, list) or client_id not in audiences):
         raise EsiaRejected(f"{what}: aud does not name EIRC_ESIA_CLIENT_ID")
     if named_client is not None and named_client != client_id:
         raise EsiaRejected(f"{what}: client_id is not EIRC_ESIA_CLIENT_ID")
     return claims
+
+
+def names_client(claims: dict[str, Any]) -> bool:
+    """Whether verified claims name their audience (`aud` or `client_id`; verify_jwt checked it is us)."""
+    return "aud" in claims or "client_id" in claims
 
 
 def subject_of(*claim_sets: dict[str, Any]) -> str:
@@ -420,6 +423,10 @@ class EsiaClient:
                             what=name,
                         )
                     )
+            if not any(
+                names_client(claims) for claims in verified
+            ):  # ЕСИА's tokens must say whom they are for
+                raise EsiaRejected("tokens: neither aud nor client_id names the client")
             oid = subject_of(*verified)
             person = await self._rest(client, f"/rs/prns/{oid}", access_token, "person")
             contacts = await self._contacts(client, oid, access_token)

@@ -26,6 +26,7 @@ from eirc.storage.tables import Consent, Delivery, Flow, OidcState, User
 from tests.esia_provider import (
     CLIENT_ID,
     OID,
+    OMIT,
     PROVIDER_PHONE,
     Callback,
     EsiaPerson,
@@ -453,6 +454,9 @@ async def test_a_declined_sign_in_comes_back_with_an_error(
         pytest.param(lambda p: setattr(p, "audience", "SOMEONE"), id="wrong-audience"),
         pytest.param(lambda p: setattr(p, "client_id_claim", "SOMEONE"), id="wrong-client-id"),
         pytest.param(lambda p: setattr(p, "token_lifetime", -300), id="expired"),
+        pytest.param(
+            lambda p: (setattr(p, "id_token", False), setattr(p, "client_id_claim", OMIT)), id="no-audience"
+        ),
     ],
 )
 async def test_a_token_that_fails_a_check_is_refused(

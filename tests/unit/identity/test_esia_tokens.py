@@ -10,7 +10,15 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from eirc.identity.esia import EsiaRejected, TokenKey, default_issuers, esia_timestamp, subject_of, verify_jwt
+from eirc.identity.esia import (
+    EsiaRejected,
+    TokenKey,
+    default_issuers,
+    esia_timestamp,
+    names_client,
+    subject_of,
+    verify_jwt,
+)
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -82,7 +90,6 @@ def test_a_good_token() -> None:
         token(good(exp=NOW.timestamp() - 61)),
         token(good(iss=None)),
         token(good(iss="https://esia.gosuslugi.ru/")),
-        token(good(client_id=None)),
         token(good(client_id="OTHER")),
         token(good(client_id=None, aud="OTHER")),
         token(good(aud={"EIRC01": 1})),
@@ -91,6 +98,11 @@ def test_a_good_token() -> None:
 def test_a_token_that_fails_any_check(jwt: str) -> None:
     with pytest.raises(EsiaRejected):
         verify(jwt)
+
+
+def test_a_token_naming_no_audience_is_verified_but_says_so() -> None:
+    assert not names_client(verify(token(good(client_id=None))))
+    assert names_client(verify(token(good())))
 
 
 def test_a_tampered_token() -> None:
