@@ -50,8 +50,7 @@ def _lower_thread_priority() -> None:
     Linux: the SCHED_IDLE policy, per thread — a waking request preempts a hash at once. Measured with
     `scripts/bench_login.py`, the trivial p99 under a full login load was 3.6–3.8 ms with nice 10 (a
     woken thread can wait for the next scheduler tick) and 2.2–2.9 ms with SCHED_IDLE. Only hashes run at
-    this priority: the sign-in's database work runs in a normal-priority thread (a low-priority thread
-    preempted while it holds the GIL or a database lock would stall everything that waits for those).
+    this priority (argon2 releases the GIL while it hashes).
     Elsewhere nice 10, or nothing where neither is available.
     """
     import os
@@ -103,19 +102,6 @@ class PasswordHasher:
         return await asyncio.get_running_loop().run_in_executor(
             self._pool, self.verify_sync, stored, password
         )
-
-    def verify_in_pool(self, stored: str | None, password: str) -> bool:
-        """`verify` for code already running in a worker thread (the sign-in's): the hash runs in the
-        hashing pool, at its low priority, and this thread waits for it.
-
-        Only the hash may run at low priority: a low-priority thread that runs Python holds the GIL, and
-        when it is preempted while holding it, every coroutine of its process waits until it runs again
-        (docs/signin.md, «Hashing threads»)."""
-        return self._pool.submit(self.verify_sync, stored, password).result()
-
-    def hash_in_pool(self, password: str) -> str:
-        """`hash` for code already running in a worker thread (see `verify_in_pool`)."""
-        return self._pool.submit(self.hash_sync, password).result()
 
     def needs_rehash(self, stored: str) -> bool:
         return self._hasher.check_needs_rehash(stored)

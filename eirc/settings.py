@@ -6,9 +6,9 @@ import hashlib
 import os
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-key"
@@ -117,17 +117,6 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env.lower() in ("development", "dev", "test")
-
-    @field_validator("database_url")
-    @classmethod
-    def _options_the_hot_reads_can_honour(cls, url: str) -> str:
-        if url.startswith("postgres"):
-            from eirc.storage.pg_options import refusal
-
-            reason = refusal(dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)))
-            if reason:
-                raise ValueError(reason)
-        return url
 
     @model_validator(mode="after")
     def _secret_key_required_outside_development(self) -> Settings:

@@ -169,7 +169,7 @@ class GraphQLClient:
 
 @pytest.fixture
 async def app(container: Container):
-    from eirc.web import create_app
+    from eirc.web.app import create_app
 
     return create_app(container)
 

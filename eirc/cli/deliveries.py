@@ -54,16 +54,16 @@ def list_(
     from eirc.delivery.support import list_deliveries
 
     async def go() -> list[dict]:
-        c = _container()
+        container = _container()
         try:
             views = await list_deliveries(
-                c.uow,
+                container.uow,
                 status=status.value if status else None,
                 channel=channel.value if channel else None,
                 limit=limit,
             )
         finally:
-            await c.dispose()
+            await container.dispose()
         return [v.as_row() for v in views]
 
     rows = run(go())
@@ -79,13 +79,13 @@ def replay_(
     from eirc.delivery.support import ReplayRefused, replay
 
     async def go() -> dict:
-        c = _container()
+        container = _container()
         try:
             view = await replay(
-                c.uow, delivery_id, now=c.clock.now(), max_age_seconds=c.settings.delivery_max_age_seconds
+                container.uow, delivery_id, now=container.clock.now(), max_age_seconds=container.settings.delivery_max_age_seconds
             )
         finally:
-            await c.dispose()
+            await container.dispose()
         return view.as_row()
 
     try:
@@ -103,11 +103,11 @@ def retry_(
     from eirc.delivery.support import retry_now
 
     async def go() -> int:
-        c = _container()
+        container = _container()
         try:
-            return await retry_now(c.uow, now=c.clock.now(), channel=channel.value if channel else None)
+            return await retry_now(container.uow, now=container.clock.now(), channel=channel.value if channel else None)
         finally:
-            await c.dispose()
+            await container.dispose()
 
     count = run(go())
     typer.echo(f"{count} pending message(s) due now", err=True)

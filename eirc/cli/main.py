@@ -74,11 +74,11 @@ def db_prune(
 
     from eirc.services.retention import TABLES, count_prunable, prune
 
-    async def work(c) -> dict[str, int]:
-        keep = days or c.settings.retention_days
-        now = c.clock.now()
+    async def work(container) -> dict[str, int]:
+        keep = days or container.settings.retention_days
+        now = container.clock.now()
         if dry_run:
-            return await count_prunable(c, now=now, retention_days=keep)
+            return await count_prunable(container, now=now, retention_days=keep)
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), console=stderr, transient=True
         ) as bar:
@@ -87,7 +87,7 @@ def db_prune(
             def told(table: str, deleted: int) -> None:
                 bar.update(task, description=f"pruning {table}: {deleted} rows")
 
-            return await prune(c, now=now, retention_days=keep, progress=told)
+            return await prune(container, now=now, retention_days=keep, progress=told)
 
     counts = with_container(work)
     rows = [{"table": t, ("would delete" if dry_run else "deleted"): counts.get(t, 0)} for t in TABLES]
@@ -121,7 +121,7 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the delivery worker")] = False,
 ) -> None:
     """Serve the gateway (GraphQL on /graphql) with uvicorn."""
-    from eirc.server import serve as run_server
+    from eirc.web.server import serve as run_server
 
     run_server(host=host, port=port, workers=workers, demo=demo, worker=not no_worker)
 

@@ -129,11 +129,11 @@ def with_container(work: Callable[[Any], Awaitable[Any]], plain: tuple[type[Exce
     async def go() -> Any:
         from eirc.bootstrap import build_container  # not at import: `eirc --help` stays fast
 
-        c = build_container()
+        container = build_container()
         try:
-            return await work(c)
+            return await work(container)
         finally:
-            await c.dispose()
+            await container.dispose()
 
     try:
         return run(go())

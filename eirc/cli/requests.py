@@ -65,7 +65,7 @@ def list_(
     """List requests, newest first."""
     from eirc.services.requests_support import list_requests
 
-    rows = with_container(lambda c: list_requests(c, status=status.value if status else None, limit=limit))
+    rows = with_container(lambda container: list_requests(container, status=status.value if status else None, limit=limit))
     render_rows(rows, as_json=as_json, title="connection requests", columns=LIST_COLUMNS)
 
 
@@ -74,7 +74,7 @@ def show(request_id: IdArgument, as_json: bool = JsonOption) -> None:
     """Every field of one request and its status history (time, from, to, who, reason)."""
     from eirc.services.requests_support import show_request
 
-    record = with_container(lambda c: show_request(c, request_id))
+    record = with_container(lambda container: show_request(container, request_id))
     if as_json:
         print_json(record)
         return
@@ -110,7 +110,7 @@ def take(request_id: IdArgument, actor: ActorOption = None, as_json: bool = Json
     from eirc.services.requests_support import take_request
 
     who = _actor(actor)
-    _report(with_container(lambda c: take_request(c, request_id, actor=who)), as_json)
+    _report(with_container(lambda container: take_request(container, request_id, actor=who)), as_json)
 
 
 @app.command("resolve")
@@ -119,7 +119,7 @@ def resolve(request_id: IdArgument, actor: ActorOption = None, as_json: bool = J
     from eirc.services.requests_support import resolve_request
 
     who = _actor(actor)
-    _report(with_container(lambda c: resolve_request(c, request_id, actor=who)), as_json)
+    _report(with_container(lambda container: resolve_request(container, request_id, actor=who)), as_json)
 
 
 @app.command("reject")
@@ -145,4 +145,4 @@ def reject(
             fail(f"--reason is longer than {REASON_MAX_LENGTH} characters")
         fail("--reason holds control characters")
     who = _actor(actor)
-    _report(with_container(lambda c: reject_request(c, request_id, actor=who, reason=reason)), as_json)
+    _report(with_container(lambda container: reject_request(container, request_id, actor=who, reason=reason)), as_json)

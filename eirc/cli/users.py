@@ -76,8 +76,8 @@ def create(
     from eirc.services.users import create_user
 
     profile = with_container(
-        lambda c: create_user(
-            c,
+        lambda container: create_user(
+            container,
             phone=phone,
             password=password,
             last_name=last_name,
@@ -132,9 +132,9 @@ def import_users(
             started = True
         progress.update(task, completed=done, total=total)
 
-    async def work(c: Any) -> Any:
+    async def work(container: Any) -> Any:
         try:
-            return await import_service(c, path, batch_size=batch_size, progress=advance)
+            return await import_service(container, path, batch_size=batch_size, progress=advance)
         finally:
             if started:
                 progress.stop()
@@ -164,7 +164,7 @@ def find(
     from eirc.cli.output import render_rows
     from eirc.services.user_support import find_user
 
-    row = with_container(lambda c: find_user(c, login))
+    row = with_container(lambda container: find_user(container, login))
     render_rows([row], as_json=as_json, title="User")
 
 
@@ -176,7 +176,7 @@ def show(
     """One resident: identity, e-mail, password set (yes/no), lock state, addresses, live sessions."""
     from eirc.services.user_support import show_user
 
-    record = with_container(lambda c: show_user(c, user_id))
+    record = with_container(lambda container: show_user(container, user_id))
     render_record(record, as_json=as_json, title="User")
 
 
@@ -188,7 +188,7 @@ def unlock(
     """Lift a sign-in lock (also the suspension after 100 consecutive failures) and forget failed attempts."""
     from eirc.services.user_support import unlock as unlock_service
 
-    done = with_container(lambda c: unlock_service(c, login))
+    done = with_container(lambda container: unlock_service(container, login))
     record = {
         "id": done.user_id,
         "was_locked": done.was_locked,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from typing import Annotated
 
@@ -31,7 +32,7 @@ async def _main(*, once: bool, poll_interval: float) -> None:
     from eirc.bootstrap import build_container
     from eirc.cli.output import print_json
     from eirc.delivery.adapters import build_adapters, close_adapters
-    from eirc.delivery.worker import DeliveryWorker, stopped, warn_dev_outbox
+    from eirc.delivery.worker import DeliveryWorker, warn_dev_outbox
     from eirc.services.retention import run_periodically
 
     container = build_container()
@@ -56,3 +57,13 @@ async def _main(*, once: bool, poll_interval: float) -> None:
         if pruning is not None:
             await stopped(pruning)
         await container.dispose()
+
+
+async def stopped(task: asyncio.Task) -> None:
+    """Wait for the retention task, which watches the same `stop` (cancelled if it does not end in time)."""
+    try:
+        await asyncio.wait_for(task, timeout=10)
+    except (TimeoutError, asyncio.CancelledError):
+        task.cancel()
+    except Exception as exc:  # it logs its own failures; whatever is left must not hide the worker's end
+        logging.getLogger("eirc.retention").error("retention task ended with %s: %s", type(exc).__name__, exc)

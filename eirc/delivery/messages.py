@@ -1,12 +1,12 @@
 """Helpers that queue the messages eirc sends, inside the caller's transaction (nothing is committed here).
 
-    async with c.uow() as tx:
+    async with deps.uow() as tx:
         ...                                  # the change that causes the message
-        await queue_sms_code(tx, c, phone=flow.phone, code=code)
+        await queue_sms_code(tx, deps, phone=flow.phone, code=code)
         await tx.commit()                    # the message exists iff the change does; the worker wakes
 
-`c` is the `Container` (settings, secrets, clock). Secrets (an SMS code, the token of a confirmation link)
-go in `secret=` / `code=`: the stored text keeps the placeholder `{secret}` and the secret is stored
+`deps` is what the use case was given (settings, secrets, clock: services.deps.Deps). Secrets (an SMS
+code, the token of a confirmation link) go in `secret=` / `code=`: the stored text keeps the placeholder `{secret}` and the secret is stored
 encrypted, filled in only at send time and wiped once the message is sent, dead or expired.
 """
 
@@ -16,12 +16,14 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eirc.bootstrap import Container
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, enqueue
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Delivery
+
+if TYPE_CHECKING:
+    from eirc.services.deps import Deps
 
 # The code must be the only run of digits of its length in the text (CONTRACT §5): no digits around it.
 SMS_CODE_TEXT = f"Код подтверждения МосОблЕИРЦ: {SECRET_PLACEHOLDER}. Никому не сообщайте код."
@@ -36,7 +38,7 @@ _FORBIDDEN_CRM_KEYS = re.compile(r"(?i)password|secret|token|code_hash")
 
 
 async def queue_sms_code(
-    tx: UnitOfWork, c: Container, *, phone: str, code: str, ttl_seconds: float | None = None
+    tx: UnitOfWork, deps: Deps, *, phone: str, code: str, ttl_seconds: float | None = None
 ) -> Delivery:
     """The confirmation-code SMS. Not sent once the code has expired (`ttl_seconds`, default
     EIRC_CODE_TTL_SECONDS): it is marked dead as expired and its code wiped."""
@@ -44,20 +46,20 @@ async def queue_sms_code(
         raise ValueError("an SMS code is digits only")
     return await enqueue(
         tx,
-        secrets=c.secrets,
-        now=c.clock.now(),
+        secrets=deps.secrets,
+        now=deps.clock.now(),
         channel="sms",
         kind="sms_code",
         recipient=phone,
         payload={"text": SMS_CODE_TEXT},
         secret=code,
-        ttl_seconds=ttl_seconds if ttl_seconds is not None else c.settings.code_ttl_seconds,
+        ttl_seconds=ttl_seconds if ttl_seconds is not None else deps.settings.code_ttl_seconds,
     )
 
 
 async def queue_sms(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     *,
     phone: str,
     kind: str,
@@ -68,8 +70,8 @@ async def queue_sms(
     """Any other SMS (e.g. «ваш адрес добавлен»). Put `{secret}` in `text` if `secret` is given."""
     return await enqueue(
         tx,
-        secrets=c.secrets,
-        now=c.clock.now(),
+        secrets=deps.secrets,
+        now=deps.clock.now(),
         channel="sms",
         kind=kind,
         recipient=phone,
@@ -81,7 +83,7 @@ async def queue_sms(
 
 async def queue_email(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     *,
     to: str,
     kind: str,
@@ -92,15 +94,15 @@ async def queue_email(
     ttl_seconds: float | None = None,
 ) -> Delivery:
     """A letter. For a confirmation link put `{secret}` where the token goes, e.g.
-    `f"{c.settings.public_url}/confirm-email?token={{secret}}"`, and pass the token as `secret`;
+    `f"{deps.settings.public_url}/confirm-email?token={{secret}}"`, and pass the token as `secret`;
     `ttl_seconds` (e.g. the token's lifetime) stops a letter whose link is dead from being sent."""
     payload: dict[str, Any] = {"subject": subject, "text": text}
     if html is not None:
         payload["html"] = html
     return await enqueue(
         tx,
-        secrets=c.secrets,
-        now=c.clock.now(),
+        secrets=deps.secrets,
+        now=deps.clock.now(),
         channel="email",
         kind=kind,
         recipient=to,
@@ -112,7 +114,7 @@ async def queue_email(
 
 async def queue_crm(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     *,
     type: str,
     data: dict[str, Any],
@@ -125,11 +127,11 @@ async def queue_crm(
         raise ValueError(f"unknown «Домопульт» event type {type!r}")
     clean = _jsonable(data)
     _refuse_secrets(clean)
-    when = occurred_at or c.clock.now()
+    when = occurred_at or deps.clock.now()
     return await enqueue(
         tx,
-        secrets=c.secrets,
-        now=c.clock.now(),
+        secrets=deps.secrets,
+        now=deps.clock.now(),
         channel="crm",
         kind=type,
         recipient=CRM_RECIPIENT,

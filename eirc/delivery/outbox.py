@@ -55,7 +55,7 @@ async def enqueue(
         expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds else None,
         created_at=now,
     )
-    tx.session.add(delivery)
+    await tx.deliveries.add(delivery)
     return delivery
 
 

@@ -43,7 +43,6 @@ from eirc.delivery.adapters import build_adapters, close_adapters, describe
 from eirc.delivery.base import Adapter, DeliveryError, OutgoingMessage, RetryableError
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, fill_secret
 from eirc.domain.phone import mask_phone
-from eirc.services.retention import run_periodically
 from eirc.storage.db import UnitOfWorkFactory
 from eirc.storage.tables import Delivery
 
@@ -487,16 +486,6 @@ async def make_due_now(uow: UnitOfWorkFactory, *, now: datetime, channel: str | 
     return result.rowcount or 0
 
 
-async def stopped(task: asyncio.Task) -> None:
-    """Wait for a companion task that watches the same `stop` (cancelled if it does not end in time)."""
-    try:
-        await asyncio.wait_for(task, timeout=10)
-    except (TimeoutError, asyncio.CancelledError):
-        task.cancel()
-    except Exception as exc:  # it logs its own failures; whatever is left must not hide the worker's end
-        log.error("retention task ended with %s", _describe(exc))
-
-
 async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event | None, seconds: float) -> None:
     waiters = [asyncio.ensure_future(stop.wait())]
     if wakeup is not None:
@@ -530,12 +519,10 @@ async def run_in_process(container: Container, stop: asyncio.Event) -> None:
     adapters = build_adapters(container.settings)
     warn_dev_outbox(container, adapters)
     worker = DeliveryWorker(container, adapters)
-    pruning = asyncio.create_task(run_periodically(container, stop))  # retention (services.retention)
     try:
         await worker.run_forever(stop)
     finally:
         await close_adapters(adapters)
-        await stopped(pruning)
 
 
 def warn_dev_outbox(container: Container, adapters: dict[str, Adapter]) -> None:

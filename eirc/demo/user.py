@@ -52,9 +52,9 @@ async def _create(settings: Settings) -> DemoUser:
     from eirc.services.users import AccountProof, create_user
     from eirc.storage.tables import Bill, User, UserAddress
 
-    c = build_container(settings)
+    container = build_container(settings)
     try:
-        async with c.uow() as tx:
+        async with container.uow() as tx:
             existing = (
                 await tx.session.execute(select(User).where(User.phone == DEMO_PHONE))
             ).scalar_one_or_none()
@@ -88,7 +88,7 @@ async def _create(settings: Settings) -> DemoUser:
                 else None
             )
         profile = await create_user(
-            c,
+            container,
             phone=DEMO_PHONE,
             password=DEMO_PASSWORD,
             last_name=DEMO_LAST_NAME,
@@ -107,4 +107,4 @@ async def _create(settings: Settings) -> DemoUser:
             created=profile is not None,
         )
     finally:
-        await c.dispose()
+        await container.dispose()

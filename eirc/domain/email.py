@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 
-MAX_EMAIL_LENGTH = 254
+MAX_EMAIL_LENGTH = limits.EMAIL
 """RFC 5321's limit on a forward path."""
 
 

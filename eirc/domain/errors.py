@@ -7,48 +7,12 @@ A `DomainError` is an *expected* failure: the GraphQL face turns it into a `User
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from enum import StrEnum
 from typing import Any
 
+from eirc.domain.codes import ErrorCode
+from eirc.domain.texts import error_text
 
-class ErrorCode(StrEnum):
-    REQUIRED = "REQUIRED"
-    INVALID_PHONE = "INVALID_PHONE"
-    CONSENT_REQUIRED = "CONSENT_REQUIRED"
-    INVALID_CODE = "INVALID_CODE"
-    CODE_EXPIRED = "CODE_EXPIRED"
-    CODE_ATTEMPTS_EXCEEDED = "CODE_ATTEMPTS_EXCEEDED"
-    RESEND_TOO_EARLY = "RESEND_TOO_EARLY"
-    SMS_LIMIT = "SMS_LIMIT"
-    INVALID_PERIOD = "INVALID_PERIOD"
-    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
-    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    ACCOUNT_ATTEMPTS_EXCEEDED = "ACCOUNT_ATTEMPTS_EXCEEDED"
-    ACCOUNT_ALREADY_LINKED = "ACCOUNT_ALREADY_LINKED"
-    INVALID_EMAIL = "INVALID_EMAIL"
-    EMAIL_TAKEN = "EMAIL_TAKEN"
-    PHONE_TAKEN = "PHONE_TAKEN"
-    INVALID_DATE = "INVALID_DATE"
-    WEAK_PASSWORD = "WEAK_PASSWORD"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    EMAIL_NOT_CONFIRMED = "EMAIL_NOT_CONFIRMED"
-    LOGIN_LOCKED = "LOGIN_LOCKED"
-    FLOW_NOT_FOUND = "FLOW_NOT_FOUND"
-    FLOW_EXPIRED = "FLOW_EXPIRED"
-    WRONG_STEP = "WRONG_STEP"
-    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
-    NOT_FOUND = "NOT_FOUND"
-    LAST_ADDRESS = "LAST_ADDRESS"
-    EBILL_NEEDS_CONFIRMED_EMAIL = "EBILL_NEEDS_CONFIRMED_EMAIL"
-    INVALID_TOKEN = "INVALID_TOKEN"
-    TOO_LONG = "TOO_LONG"
-    RATE_LIMITED = "RATE_LIMITED"
-    INVALID_STATUS_CHANGE = "INVALID_STATUS_CHANGE"
-    INVALID_INPUT = "INVALID_INPUT"
-    GOSUSLUGI_UNAVAILABLE = "GOSUSLUGI_UNAVAILABLE"
-    GOSUSLUGI_ALREADY_LINKED = "GOSUSLUGI_ALREADY_LINKED"
-    GOSUSLUGI_PHONE_REQUIRED = "GOSUSLUGI_PHONE_REQUIRED"
+__all__ = ["DomainError", "DomainErrors", "ErrorCode", "check_all"]
 
 
 class DomainError(Exception):
@@ -63,8 +27,6 @@ class DomainError(Exception):
         message: str | None = None,
         params: dict | None = None,
     ) -> None:
-        from eirc.domain.texts import error_text
-
         self.code = code
         self.field = field
         self.failed_rules = failed_rules

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 
 MAX_KOPECKS = 10**12
 """Ten billion roubles: far above any utility bill, far below anything that overflows a BIGINT."""
-MAX_RAW_LENGTH = 64
+MAX_RAW_LENGTH = limits.AMOUNT
 
 _SEP = "[ \u00a0\u202f\u2009]"
 _AMOUNT = re.compile(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import unicodedata
 
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 
-NAME_MAX_LENGTH = 100
-ADDRESS_MAX_LENGTH = 300
-FLAT_MAX_LENGTH = 20
+NAME_MAX_LENGTH = limits.NAME
+ADDRESS_MAX_LENGTH = limits.ADDRESS
+FLAT_MAX_LENGTH = limits.FLAT
 
 
 def _clean(value: str | None, field: str, max_length: int) -> str | None:

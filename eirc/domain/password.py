@@ -17,10 +17,11 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 
 MIN_PASSWORD_LENGTH = 6
-MAX_PASSWORD_LENGTH = 128
+MAX_PASSWORD_LENGTH = limits.PASSWORD
 """Longer is refused with ``TOO_LONG``: hashing megabytes is a denial-of-service lever."""
 
 

@@ -19,10 +19,11 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 
 FIELD = "phone"
-MAX_RAW_LENGTH = 64
+MAX_RAW_LENGTH = limits.PHONE
 """Longer input is refused before it reaches the library (hostile input costs us nothing)."""
 
 # ASCII digits, an optional leading "+", and the separators people type: spaces (including

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from eirc.domain import limits
 from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, ErrorCode, check_all
 from eirc.domain.names import (
@@ -32,8 +33,8 @@ from eirc.domain.names import (
     clean_required,
 )
 
-REASON_MAX_LENGTH = 1000
-ACTOR_MAX_LENGTH = 100
+REASON_MAX_LENGTH = limits.REASON
+ACTOR_MAX_LENGTH = limits.ACTOR
 
 
 class RequestStatus(StrEnum):

@@ -5,7 +5,7 @@ Code refers to these names; a text is never spelled twice.
 
 from __future__ import annotations
 
-from eirc.domain.errors import ErrorCode
+from eirc.domain.codes import ErrorCode
 
 # --- texts of SPEC (exact) ---------------------------------------------------------------------------
 REQUIRED_FIELD = "Пожалуйста, заполните обязательное поле"

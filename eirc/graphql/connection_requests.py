@@ -35,9 +35,9 @@ class ConnectionRequestMutation:
         description="«Заявка» at the account step → CONNECTION_REQUEST (a registration with a verified phone)"
     )
     async def open_connection_request(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
-        c = info.context.container
+        container = info.context.container
         return await flow_payload(
-            lambda: connection_requests.open_connection_request(c, flow_id=str(flow_id))
+            lambda: connection_requests.open_connection_request(container, flow_id=str(flow_id))
         )
 
     @strawberry.mutation(
@@ -57,12 +57,12 @@ class ConnectionRequestMutation:
         email: str,
         email_notifications: bool,
     ) -> ConnectionRequestPayload:
-        c = info.context.container
+        container = info.context.container
 
         async def run() -> dict[str, Any]:
             try:
                 done = await connection_requests.submit_connection_request(
-                    c,
+                    container,
                     flow_id=str(flow_id),
                     last_name=last_name,
                     first_name=first_name,

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import strawberry
 from graphql import (
@@ -36,10 +34,11 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    SchemaExtension,
+    ValidationCache,
 )
 from strawberry.extensions.field_extension import FieldExtension
 
+from eirc.domain import limits
 from eirc.domain.errors import ErrorCode
 from eirc.domain.texts import error_text
 from eirc.requestid import current_request_id
@@ -50,43 +49,10 @@ MAX_DEPTH = 8
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
 MAX_MUTATION_FIELDS = 3
+PARSER_CACHE_SIZE = 256  # query texts whose parse (and validation) is kept, shared by all requests
 
-# Maximum length of each string argument, by argument name (GraphQL names); the rest get DEFAULT.
-DEFAULT_MAX_LENGTH = 300
-ARGUMENT_MAX_LENGTH: dict[str, int] = {
-    "phone": 64,
-    "login": 254,
-    "code": 32,
-    "password": 128,
-    "currentPassword": 128,
-    "newPassword": 128,
-    "flowId": 128,
-    "token": 128,
-    "state": 256,
-    "period": 16,
-    "accountNumber": 64,
-    "amountDue": 64,
-    "lastName": 100,
-    "firstName": 100,
-    "middleName": 100,
-    "email": 254,
-    "address": 300,
-    "flat": 20,
-    "addressId": 64,
-    "id": 128,
-}
-
-
-# Where one argument name means something longer: (field, argument) → maximum length.
-FIELD_ARGUMENT_MAX_LENGTH: dict[tuple[str, str], int] = {
-    ("gosuslugiComplete", "code"): 4096,  # the provider's authorization code (may be a signed JWT)
-}
-
-
-def max_length_of(argument: str, field: str | None = None) -> int:
-    if field is not None and (field, argument) in FIELD_ARGUMENT_MAX_LENGTH:
-        return FIELD_ARGUMENT_MAX_LENGTH[(field, argument)]
-    return ARGUMENT_MAX_LENGTH.get(argument, DEFAULT_MAX_LENGTH)
+# Each string argument's limit, from the domain's table (eirc/domain/limits.py).
+max_length_of = limits.max_length_of
 
 
 class MaxMutationFields(ValidationRule):
@@ -177,15 +143,11 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 class MaskUnexpectedErrors(MaskErrors):
+    """strawberry's MaskErrors for exceptions raised by our code, with the request id in the answer and in
+    the log line that holds the traceback."""
+
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected)
-
-    def _process_result(self, result: object) -> None:
-        # Strawberry's own test is `isinstance(result, _ResultWithErrors)`, a runtime-checkable Protocol:
-        # ~8 µs per request to find out whether the result has `errors`.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = current_request_id()
@@ -229,13 +191,15 @@ def log_refusals(errors: list[GraphQLError]) -> None:
         )
 
 
-class DoorSchema(strawberry.Schema):
+class LoggedSchema(strawberry.Schema):
+    """A strawberry Schema whose refused requests are logged by `log_refusals` (one INFO line each)."""
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         log_refusals(errors)
 
 
-# The validation rules are built ONCE: the validation cache is keyed by the rule classes, and the limiters
-# make a new rule class per instance — building them per request would make every request a cache miss.
+# The validation rules are built ONCE: strawberry's validation cache is keyed by the rule classes, and the
+# limiters make a new rule class per instance — built per request, every request would miss the cache.
 VALIDATION_RULES = (
     MaxMutationFields,
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
@@ -243,78 +207,14 @@ VALIDATION_RULES = (
 )
 
 
-class ValidationByText(SchemaExtension):
-    """Validation results cached by the query's *text* (strawberry's ValidationCache keys them by the parsed
-    document, whose hash walks the whole syntax tree on every request).
-
-    The same text parses to the same document (the parser options are fixed), and validation depends
-    only on the schema, the document and the rules — never on variables — so the text is a complete key.
-    Bounded LRU, shared by all requests of the process.
-    """
-
-    MAXSIZE = 256
-    _results: ClassVar[OrderedDict[tuple, list[GraphQLError] | None]] = OrderedDict()
-
-    def on_validate(self) -> Iterator[None]:
-        from strawberry.schema.schema import validate_document
-
-        ec = self.execution_context
-        if ec.query is None or ec.graphql_document is None or not ec.validation_rules:
-            yield
-            return
-        key = (ec.schema, ec.query, tuple(ec.validation_rules))
-        results = self._results
-        try:
-            errors = results[key]
-            results.move_to_end(key)
-        except KeyError:
-            errors = validate_document(ec.schema._schema, ec.graphql_document, ec.validation_rules)
-            results[key] = errors
-            if len(results) > self.MAXSIZE:
-                results.popitem(last=False)
-        ec.pre_execution_errors = errors
-        yield
-
-
-class DoorExtension(MaskUnexpectedErrors, ValidationByText):
-    """Every per-request step of the door in ONE schema extension. Strawberry builds each extension anew for
-    every request and runs each hook through its own context manager; as five stock extensions the same
-    steps cost ~120 Python calls more per request (a login's work before its resolver: 1 100 → 970 calls;
-    a trivial request in-process: 147 → 134 µs). `separate_extensions()` is the five, for comparison.
-
-    - the document's size: at most MAX_TOKENS tokens (strawberry's MaxTokensLimiter, parse option);
-    - the parse, from a shared LRU by query text (strawberry's ParserCache, 256 entries);
-    - the validation rules (VALIDATION_RULES: mutation fields, depth, aliases), their results cached by the
-      query's text (ValidationByText);
-    - unexpected errors masked with the request id (MaskUnexpectedErrors).
-    """
-
-    _PARSE = staticmethod(ParserCache(maxsize=256).cached_parse_document)  # the LRU strawberry shares
-
-    def on_operation(self) -> Iterator[None]:
-        ec = self.execution_context
-        ec.parse_options["max_tokens"] = MAX_TOKENS
-        ec.validation_rules = ec.validation_rules + VALIDATION_RULES
-        yield from super().on_operation()
-
-    def on_parse(self) -> Iterator[None]:
-        ec = self.execution_context
-        ec.graphql_document = self._PARSE(ec.query, **ec.parse_options)
-        yield
-
-
 def schema_extensions() -> list:
-    """Factories, so that strawberry builds a fresh extension for every request (the parser and
-    validation caches keep their LRU at module level, shared across requests)."""
-    return [DoorExtension]
-
-
-def separate_extensions() -> list:
-    """The same door as five stock extensions (what `DoorExtension` replaces; tests compare the two)."""
+    """strawberry's own extensions, as factories (a fresh instance per request; the parser and validation
+    caches keep their LRU at module level, shared by all requests): the document's size in tokens, the
+    parse and the validation cached by query text, the rules above, unexpected errors masked."""
     return [
-        lambda: AddValidationRules(list(VALIDATION_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=256),
-        ValidationByText,
+        lambda: AddValidationRules(list(VALIDATION_RULES)),
+        lambda: ParserCache(maxsize=PARSER_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=PARSER_CACHE_SIZE),
         MaskUnexpectedErrors,
     ]

@@ -1,5 +1,5 @@
 """Profile mutations (CONTRACT §3, SPEC §6, §8): addAddress, setPrimaryAddress, removeAddress, setEbill,
-updateProfile — thin: the rules are in services.addresses and services.profile.
+updateProfile — thin: the rules are in services.addresses, services.ebills and services.profile_changes.
 
 Every one needs a session (``NOT_AUTHENTICATED`` otherwise) and answers `ProfilePayload { profile errors }`:
 the whole profile after the change, or the errors and the profile as it stands (so a screen can
@@ -22,8 +22,9 @@ from eirc.graphql import auth
 from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.types import ProfilePayload
-from eirc.services import addresses
-from eirc.services.profile import KEEP, ProfileChanges, ProfileView, profile_of, update_profile
+from eirc.services import addresses, ebills
+from eirc.services.profile import ProfileView, profile_of
+from eirc.services.profile_changes import KEEP, ProfileChanges, update_profile
 
 
 def _given(value: Any) -> Any:
@@ -34,14 +35,14 @@ async def _profile_payload(
     info: strawberry.Info, change: Callable[[str], Awaitable[ProfileView]]
 ) -> ProfilePayload:
     """Run a change of the signed-in resident's profile; on an expected failure, the profile as it stands."""
-    c = info.context.container
+    container = info.context.container
 
     async def run() -> dict[str, Any]:
         _session, user = await auth.require_user(info)
         try:
             view = await change(user.id)
         except (DomainError, DomainErrors) as exc:
-            current = await profile_of(c, user.id)
+            current = await profile_of(container.uow, user.id)
             exc.payload = {"profile": to_profile(current) if current else None}  # type: ignore[union-attr]
             raise
         return {"profile": to_profile(view)}
@@ -58,20 +59,20 @@ class ProfileMutation:
     async def add_address(
         self, info: strawberry.Info, period: str, account_number: str, amount_due: str
     ) -> ProfilePayload:
-        c = info.context.container
+        container = info.context.container
         return await _profile_payload(
             info,
             lambda user_id: addresses.add_address(
-                c, user_id=user_id, period=period, account_number=account_number, amount_due=amount_due
+                container, user_id=user_id, period=period, account_number=account_number, amount_due=amount_due
             ),
         )
 
     @strawberry.mutation(description="Marks one of the resident's addresses «Основной»")
     async def set_primary_address(self, info: strawberry.Info, address_id: strawberry.ID) -> ProfilePayload:
-        c = info.context.container
+        container = info.context.container
         return await _profile_payload(
             info,
-            lambda user_id: addresses.set_primary_address(c, user_id=user_id, address_id=str(address_id)),
+            lambda user_id: addresses.set_primary_address(container, user_id=user_id, address_id=str(address_id)),
         )
 
     @strawberry.mutation(
@@ -79,9 +80,9 @@ class ProfileMutation:
         "primary if the primary one was removed; the numbers close up"
     )
     async def remove_address(self, info: strawberry.Info, address_id: strawberry.ID) -> ProfilePayload:
-        c = info.context.container
+        container = info.context.container
         return await _profile_payload(
-            info, lambda user_id: addresses.remove_address(c, user_id=user_id, address_id=str(address_id))
+            info, lambda user_id: addresses.remove_address(container, user_id=user_id, address_id=str(address_id))
         )
 
     @strawberry.mutation(
@@ -91,11 +92,11 @@ class ProfileMutation:
     async def set_ebill(
         self, info: strawberry.Info, address_id: strawberry.ID, enabled: bool
     ) -> ProfilePayload:
-        c = info.context.container
+        container = info.context.container
         return await _profile_payload(
             info,
-            lambda user_id: addresses.set_ebill(
-                c, user_id=user_id, address_id=str(address_id), enabled=enabled
+            lambda user_id: ebills.set_ebill(
+                container, user_id=user_id, address_id=str(address_id), enabled=enabled
             ),
         )
 
@@ -114,7 +115,7 @@ class ProfileMutation:
         email: str | None = strawberry.UNSET,
         email_notifications: bool | None = strawberry.UNSET,
     ) -> ProfilePayload:
-        c = info.context.container
+        container = info.context.container
         changes = ProfileChanges(
             last_name=_given(last_name),
             first_name=_given(first_name),
@@ -124,5 +125,5 @@ class ProfileMutation:
             email_notifications=_given(email_notifications),
         )
         return await _profile_payload(
-            info, lambda user_id: update_profile(c, user_id=user_id, changes=changes)
+            info, lambda user_id: update_profile(container, user_id=user_id, changes=changes)
         )

@@ -14,8 +14,8 @@ from eirc.services import billing
 class BaseQuery:
     @strawberry.field(description="The last three billed months, newest first")
     async def billing_periods(self, info: strawberry.Info) -> list[BillingPeriod]:
-        c = info.context.container
-        periods = await billing.billing_periods(c.uow, c.clock)
+        container = info.context.container
+        periods = await billing.billing_periods(container.uow, container.clock)
         return [BillingPeriod(value=p.value, label=p.label) for p in periods]
 
     @strawberry.field(description="The password rules, in the order a screen lists them")

@@ -28,7 +28,7 @@ from eirc.graphql.types import (
 from eirc.services import registration
 from eirc.services.email_confirmation import confirm_email as confirm_email_service
 from eirc.services.flows import FlowView
-from eirc.services.profile import load_profile
+from eirc.services.profile import profile_of
 
 
 def to_flow(view: FlowView) -> Flow:
@@ -114,8 +114,8 @@ class RegistrationMutation:
 
     @strawberry.mutation(description="«Подтвердить номер» → ACCOUNT (registration) or PASSWORD (reset)")
     async def confirm_code(self, info: strawberry.Info, flow_id: strawberry.ID, code: str) -> FlowPayload:
-        c = _ctx(info).container
-        return await flow_payload(lambda: registration.confirm_code(c, flow_id=str(flow_id), code=code))
+        container = _ctx(info).container
+        return await flow_payload(lambda: registration.confirm_code(container, flow_id=str(flow_id), code=code))
 
     @strawberry.mutation(description="The billing account proof → ADDRESS, `flow.address` set")
     async def prove_account(
@@ -135,8 +135,8 @@ class RegistrationMutation:
 
     @strawberry.mutation(description="«Это ваш адрес?» — «Да» → PERSONAL")
     async def confirm_address(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
-        c = _ctx(info).container
-        return await flow_payload(lambda: registration.confirm_address(c, flow_id=str(flow_id)))
+        container = _ctx(info).container
+        return await flow_payload(lambda: registration.confirm_address(container, flow_id=str(flow_id)))
 
     @strawberry.mutation(description="«Регистрация: личные данные» → PASSWORD (the terms of use accepted)")
     async def set_personal_data(
@@ -196,22 +196,21 @@ class RegistrationMutation:
 
     @strawberry.mutation(description="«Назад»: the previous step, what was entered kept (`flow.data`)")
     async def go_back(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
-        c = _ctx(info).container
-        return await flow_payload(lambda: registration.go_back(c, flow_id=str(flow_id)))
+        container = _ctx(info).container
+        return await flow_payload(lambda: registration.go_back(container, flow_id=str(flow_id)))
 
     @strawberry.mutation(description="«Отмена»: the flow ends (`flow` is null on success)")
     async def cancel_flow(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
-        c = _ctx(info).container
-        return await flow_payload(lambda: registration.cancel_flow(c, flow_id=str(flow_id)))
+        container = _ctx(info).container
+        return await flow_payload(lambda: registration.cancel_flow(container, flow_id=str(flow_id)))
 
     @strawberry.mutation(description="Confirms the e-mail of a confirmation link's token (single use)")
     async def confirm_email(self, info: strawberry.Info, token: str) -> ProfilePayload:
-        c = _ctx(info).container
+        container = _ctx(info).container
 
         async def run() -> dict[str, Any]:
-            user = await confirm_email_service(c, token=token)
-            async with c.uow() as tx:
-                view = await load_profile(tx.session, user)
-            return {"profile": to_profile(view)}
+            user = await confirm_email_service(container, token=token)
+            view = await profile_of(container.uow, user.id)
+            return {"profile": to_profile(view) if view else None}
 
         return await guarded(ProfilePayload, run)

@@ -6,9 +6,8 @@ import strawberry
 from strawberry.tools import merge_types
 
 from eirc.graphql.connection_requests import ConnectionRequestMutation
-from eirc.graphql.execution import PlainLeafExecutionContext
 from eirc.graphql.gosuslugi import GosuslugiMutation
-from eirc.graphql.limits import ArgumentLengthLimits, DoorSchema, schema_extensions
+from eirc.graphql.limits import ArgumentLengthLimits, LoggedSchema, schema_extensions
 from eirc.graphql.me import MeQuery
 from eirc.graphql.profile import ProfileMutation
 from eirc.graphql.queries import BaseQuery
@@ -40,11 +39,10 @@ def _limit_arguments(*roots: type | None) -> None:
 
 def build_schema(extensions: list | None = None) -> strawberry.Schema:
     _limit_arguments(Query, Mutation)
-    return DoorSchema(
+    return LoggedSchema(
         query=Query,
         mutation=Mutation,
         extensions=schema_extensions() if extensions is None else extensions,
-        execution_context_class=PlainLeafExecutionContext,
     )
 
 

@@ -15,7 +15,7 @@ from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.registration import to_flow
 from eirc.graphql.types import AuthPayload, FlowPayload, Session
-from eirc.services import recovery, signin
+from eirc.services import password_change, recovery, sessions, signin
 
 
 def _user_agent(info: strawberry.Info) -> str | None:
@@ -76,13 +76,13 @@ class SigninMutation:
 
     @strawberry.mutation(description="Ends this session; false without a live session")
     async def logout(self, info: strawberry.Info) -> bool:
-        ended = await signin.logout(info.context.container, token=info.context.bearer_token)
+        ended = await sessions.logout(info.context.container, token=info.context.bearer_token)
         auth.forget(info)
         return ended
 
     @strawberry.mutation(description="Ends every session of the signed-in user; false without a live session")
     async def logout_everywhere(self, info: strawberry.Info) -> bool:
-        ended = await signin.logout_everywhere(info.context.container, token=info.context.bearer_token)
+        ended = await sessions.logout_everywhere(info.context.container, token=info.context.bearer_token)
         auth.forget(info)
         return ended
 
@@ -93,7 +93,7 @@ class SigninMutation:
         ctx = info.context
 
         async def run() -> dict[str, Any]:
-            done = await signin.change_password(
+            done = await password_change.change_password(
                 ctx.container,
                 token=ctx.bearer_token,
                 current_password=current_password,

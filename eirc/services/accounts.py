@@ -19,23 +19,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.money import parse_amount
 from eirc.domain.periods import Period
 from eirc.services.billing import periods_in
-from eirc.storage import counters
 from eirc.storage.db import UnitOfWork
-from eirc.storage.tables import Bill, BillingAccount
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.accounts")
 
 WINDOW_SECONDS = 3600
-MAX_ACCOUNT_NUMBER_LENGTH = 64
+MAX_ACCOUNT_NUMBER_LENGTH = limits.ACCOUNT_NUMBER
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def _parse(period: str | None, account_number: str | None, amount_due: str | Non
 
 async def prove_account(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     *,
     period: str | None,
     account_number: str | None,
@@ -94,37 +91,30 @@ async def prove_account(
     sequence means no limit (the support command line).
     """
     parsed_period, number, kopecks = _parse(period, account_number, amount_due)
-    now = c.clock.now()
-    session = tx.session
-    allowed = await periods_in(session, now=now)
+    now = deps.clock.now()
+    allowed = await periods_in(tx.session, now=now)
     if parsed_period not in allowed:
         raise DomainError(ErrorCode.INVALID_PERIOD, "period")
 
-    limit = c.settings.account_max_attempts
+    limit = deps.settings.account_max_attempts
     over = False
     for key in limiter_keys:
-        window = await counters.hit(session, key, now=now, window_seconds=WINDOW_SECONDS)
+        window = await tx.counters.hit(key, now=now, window_seconds=WINDOW_SECONDS)
         over = over or window.count > limit
     if over:
         raise DomainError(ErrorCode.ACCOUNT_ATTEMPTS_EXCEEDED, "accountNumber")
 
-    account = await session.get(BillingAccount, number)
+    account = await tx.billing.account(number)
     if account is None:
         await tx.commit()
         raise DomainError(ErrorCode.UNKNOWN_ACCOUNT, "accountNumber")
-    billed = (
-        await session.execute(
-            select(Bill.amount_kopecks).where(
-                Bill.account_number == number, Bill.period == parsed_period.value
-            )
-        )
-    ).scalar_one_or_none()
+    billed = await tx.billing.amount_due(number, parsed_period.value)
     if billed is None or billed != kopecks:
         await tx.commit()
         raise DomainError(ErrorCode.AMOUNT_MISMATCH, "amountDue")
 
     for key in limiter_keys:  # a success gives its attempt back
-        await counters.hit(session, key, now=now, window_seconds=WINDOW_SECONDS, amount=-1)
+        await tx.counters.hit(key, now=now, window_seconds=WINDOW_SECONDS, amount=-1)
     return ProvenAccount(
         account_number=account.account_number,
         address=account.address,

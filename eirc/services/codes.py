@@ -22,34 +22,33 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from eirc.delivery.messages import queue_sms_code
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.phone import mask_phone
 from eirc.security import new_code, new_token
 from eirc.services.flows import resend_wait
-from eirc.storage import counters
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Flow
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.codes")
 
 HOUR = 3600
 DAY = 86400
-MAX_CODE_LENGTH = 32
+MAX_CODE_LENGTH = limits.SMS_CODE
 
 
-def code_digest(c: Container, row: Flow, code: str) -> str:
-    return c.secrets.mac("sms-code", row.id, row.phone, code)
+def code_digest(deps: Deps, row: Flow, code: str) -> str:
+    return deps.secrets.mac("sms-code", row.id, row.phone, code)
 
 
 async def check_sms_caps(
-    tx: UnitOfWork, c: Container, *, phone: str, client_ip: str | None, now: datetime
+    tx: UnitOfWork, deps: Deps, *, phone: str, client_ip: str | None, now: datetime
 ) -> None:
     """Count one SMS to `phone` against every cap, or refuse (the caller's transaction then rolls back)."""
-    s = c.settings
-    session = tx.session
+    s = deps.settings
     caps: list[tuple[str, float, int, ErrorCode]] = [
         (f"sms:phone:h:{phone}", HOUR, s.sms_per_hour, ErrorCode.SMS_LIMIT),
         (f"sms:phone:d:{phone}", DAY, s.sms_per_day, ErrorCode.SMS_LIMIT),
@@ -58,7 +57,7 @@ async def check_sms_caps(
         caps.append((f"sms:client:h:{client_ip}", HOUR, s.sms_per_client_per_hour, ErrorCode.RATE_LIMITED))
     caps.append(("sms:global:h", HOUR, s.sms_global_per_hour, ErrorCode.RATE_LIMITED))
     for key, window, limit, code in caps:
-        hit = await counters.hit(session, key, now=now, window_seconds=window)
+        hit = await tx.counters.hit(key, now=now, window_seconds=window)
         if hit.count > limit:
             if key == "sms:global:h":
                 log.warning("global SMS budget of %s per hour reached: sends refused", limit)
@@ -67,33 +66,33 @@ async def check_sms_caps(
             raise DomainError(code, "phone" if code == ErrorCode.SMS_LIMIT else None)
 
 
-async def send_code(tx: UnitOfWork, c: Container, row: Flow, *, client_ip: str | None) -> None:
+async def send_code(tx: UnitOfWork, deps: Deps, row: Flow, *, client_ip: str | None) -> None:
     """A fresh code for the flow (the previous one dies), queued as an SMS in the caller's transaction."""
-    now = c.clock.now()
-    await check_sms_caps(tx, c, phone=row.phone, client_ip=client_ip, now=now)
-    code = new_code(c.settings.code_length)
-    ttl = c.settings.code_ttl_seconds
+    now = deps.clock.now()
+    await check_sms_caps(tx, deps, phone=row.phone, client_ip=client_ip, now=now)
+    code = new_code(deps.settings.code_length)
+    ttl = deps.settings.code_ttl_seconds
     # A decoy (forgotPassword for an unknown login, services.recovery): the same caps and timings, but no
     # SMS and a hash no typed code can match, so confirmCode answers as to a wrong code.
     decoy = bool((row.data or {}).get("decoy"))
-    row.code_hash = code_digest(c, row, new_token() if decoy else code)
+    row.code_hash = code_digest(deps, row, new_token() if decoy else code)
     row.code_sent_at = now
     row.code_expires_at = now + timedelta(seconds=ttl)
     row.code_attempts = 0
     if decoy:
         return
-    await queue_sms_code(tx, c, phone=row.phone, code=code, ttl_seconds=ttl)
+    await queue_sms_code(tx, deps, phone=row.phone, code=code, ttl_seconds=ttl)
     log.info("SMS code queued for %s", mask_phone(row.phone))
 
 
-async def resend_code(tx: UnitOfWork, c: Container, row: Flow, *, client_ip: str | None) -> None:
-    wait = resend_wait(row, now=c.clock.now(), resend_seconds=c.settings.code_resend_seconds)
+async def resend_code(tx: UnitOfWork, deps: Deps, row: Flow, *, client_ip: str | None) -> None:
+    wait = resend_wait(row, now=deps.clock.now(), resend_seconds=deps.settings.code_resend_seconds)
     if wait > 0:
         raise DomainError(ErrorCode.RESEND_TOO_EARLY, None, params={"seconds": wait})
-    await send_code(tx, c, row, client_ip=client_ip)
+    await send_code(tx, deps, row, client_ip=client_ip)
 
 
-def verify_code(c: Container, row: Flow, code: str | None) -> None:
+def verify_code(deps: Deps, row: Flow, code: str | None) -> None:
     """Check a typed code against the flow's; a wrong one uses up an attempt (the caller commits it).
 
     Order: empty → ``REQUIRED`` (no attempt used); no live code (none sent, or already used) or past its
@@ -105,12 +104,12 @@ def verify_code(c: Container, row: Flow, code: str | None) -> None:
         raise DomainError(ErrorCode.REQUIRED, "code")
     if len(typed) > MAX_CODE_LENGTH:
         raise DomainError(ErrorCode.TOO_LONG, "code")
-    now = c.clock.now()
+    now = deps.clock.now()
     if row.code_hash is None or row.code_expires_at is None or now >= row.code_expires_at:
         raise DomainError(ErrorCode.CODE_EXPIRED, "code")
-    if row.code_attempts >= c.settings.code_max_attempts:
+    if row.code_attempts >= deps.settings.code_max_attempts:
         raise DomainError(ErrorCode.CODE_ATTEMPTS_EXCEEDED, "code")
-    if not c.secrets.mac_equals(row.code_hash, "sms-code", row.id, row.phone, typed):
+    if not deps.secrets.mac_equals(row.code_hash, "sms-code", row.id, row.phone, typed):
         row.code_attempts += 1
         raise DomainError(ErrorCode.INVALID_CODE, "code")
     row.code_hash = None

@@ -19,9 +19,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from eirc.delivery.messages import queue_crm
 from eirc.domain import flows as machine
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
@@ -30,10 +27,11 @@ from eirc.domain.phone import mask_phone
 from eirc.domain.requests import RequestForm, RequestStatus, full_address, parse_request_form
 from eirc.services.flows import FlowView, find_flow, load_flow, state_of, store, view_of, with_flow
 from eirc.storage.db import UnitOfWork
-from eirc.storage.tables import BillingAccount, ConnectionRequest, ConnectionRequestEvent, Flow
+from eirc.storage.repository import Conflict
+from eirc.storage.tables import ConnectionRequest, ConnectionRequestEvent, Flow
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.connection_requests")
 
@@ -55,31 +53,26 @@ def _require_verified_registration(row: Flow) -> None:
         raise DomainError(ErrorCode.WRONG_STEP, "flowId")
 
 
-async def open_connection_request(c: Container, *, flow_id: str | None) -> FlowView:
+async def open_connection_request(deps: Deps, *, flow_id: str | None) -> FlowView:
     """«Заявка» on the account screen → CONNECTION_REQUEST."""
-    now = c.clock.now()
-    async with c.uow() as tx:
+    now = deps.clock.now()
+    async with deps.uow() as tx:
         row = await load_flow(tx, flow_id, now=now)
         try:
             _require_verified_registration(row)
             state = state_of(row)
             if state.step == FlowStep.CONNECTION_REQUEST and not state.finished:
-                return view_of(flow_id or "", row, c)  # pressed twice: already there
+                return view_of(flow_id or "", row, deps)  # pressed twice: already there
             store(row, machine.advance(state, FlowStep.CONNECTION_REQUEST, now), now=now)
         except DomainError as exc:
-            with_flow(exc, view_of(flow_id or "", row, c))
+            with_flow(exc, view_of(flow_id or "", row, deps))
             raise
         await tx.commit()
-    return view_of(flow_id or "", row, c)
-
-
-async def _request_of_flow(tx: UnitOfWork, flow_key: str) -> ConnectionRequest | None:
-    stmt = select(ConnectionRequest).where(ConnectionRequest.flow_id == flow_key)
-    return (await tx.session.execute(stmt)).scalar_one_or_none()
+    return view_of(flow_id or "", row, deps)
 
 
 async def submit_connection_request(
-    c: Container,
+    deps: Deps,
     *,
     flow_id: str | None,
     last_name: str | None,
@@ -93,7 +86,7 @@ async def submit_connection_request(
     """«Отправить заявку». Expected failures carry the flow's view (`exc.flow`)."""
     try:
         return await _submit(
-            c,
+            deps,
             flow_id,
             dict(
                 last_name=last_name,
@@ -105,33 +98,33 @@ async def submit_connection_request(
                 email_notifications=email_notifications,
             ),
         )
-    except IntegrityError:
+    except Conflict:
         # A twin submission of the same flow committed first (the unique flow_id): answer its request.
-        async with c.uow() as tx:
+        async with deps.uow() as tx:
             row = await find_flow(tx, flow_id, lock=False)
-            existing = await _request_of_flow(tx, row.id) if row is not None else None
+            existing = await tx.requests.of_flow(row.id) if row is not None else None
             if row is None or existing is None:
                 raise
             log.info("connection request %s: a racing twin submission answered with it", existing.id)
-            return Submitted(request_id=existing.id, flow=view_of(flow_id or "", row, c), created=False)
+            return Submitted(request_id=existing.id, flow=view_of(flow_id or "", row, deps), created=False)
 
 
-async def _submit(c: Container, flow_id: str | None, fields: dict[str, Any]) -> Submitted:
-    now = c.clock.now()
-    async with c.uow() as tx:
+async def _submit(deps: Deps, flow_id: str | None, fields: dict[str, Any]) -> Submitted:
+    now = deps.clock.now()
+    async with deps.uow() as tx:
         row = await find_flow(tx, flow_id, lock=True)
         if row is None:
             raise DomainError(ErrorCode.FLOW_NOT_FOUND, "flowId")
-        existing = await _request_of_flow(tx, row.id)
+        existing = await tx.requests.of_flow(row.id)
         if existing is not None:  # filed already (even if the flow has expired since): the same answer
-            return Submitted(request_id=existing.id, flow=view_of(flow_id or "", row, c), created=False)
+            return Submitted(request_id=existing.id, flow=view_of(flow_id or "", row, deps), created=False)
         state = state_of(row)
         machine.check_alive(state, now)  # cancelled or expired: no flow to show
         try:
             machine.require_step(state, FlowStep.CONNECTION_REQUEST, now)
             _require_verified_registration(row)
             form = parse_request_form(**fields)
-            request = await _store_request(tx, c, row, form)
+            request = await _store_request(tx, deps, row, form)
             store(
                 row,
                 machine.advance(state, FlowStep.DONE, now),
@@ -148,11 +141,11 @@ async def _submit(c: Container, flow_id: str | None, fields: dict[str, Any]) -> 
                 },
             )
         except (DomainError, DomainErrors) as exc:
-            with_flow(exc, view_of(flow_id or "", row, c))
+            with_flow(exc, view_of(flow_id or "", row, deps))
             raise
         await tx.commit()
     log.info("connection request %s filed for %s", request.id, mask_phone(row.phone))
-    return Submitted(request_id=request.id, flow=view_of(flow_id or "", row, c), created=True)
+    return Submitted(request_id=request.id, flow=view_of(flow_id or "", row, deps), created=True)
 
 
 def _tried(data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -165,8 +158,8 @@ def _tried(data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     return number, period if _PERIOD.fullmatch(period) else None, amount
 
 
-async def _store_request(tx: UnitOfWork, c: Container, row: Flow, form: RequestForm) -> ConnectionRequest:
-    now = c.clock.now()
+async def _store_request(tx: UnitOfWork, deps: Deps, row: Flow, form: RequestForm) -> ConnectionRequest:
+    now = deps.clock.now()
     data = row.data or {}
     account_number, period, amount_due = _tried(data)
     request = ConnectionRequest(
@@ -186,23 +179,16 @@ async def _store_request(tx: UnitOfWork, c: Container, row: Flow, form: RequestF
         created_at=now,
         updated_at=now,
     )
-    tx.session.add(request)
-    await tx.session.flush()  # a twin's row surfaces here as an IntegrityError (unique flow_id)
-    tx.session.add(
+    await tx.requests.add(  # a twin's request surfaces here as a Conflict (the unique flow_id)
+        request,
         ConnectionRequestEvent(
-            request_id=request.id,
-            from_status=None,
-            to_status=RequestStatus.NEW.value,
-            actor=RESIDENT_ACTOR,
-            at=now,
-        )
+            request_id="", from_status=None, to_status=RequestStatus.NEW.value, actor=RESIDENT_ACTOR, at=now
+        ),
     )
-    account_known = (
-        await tx.session.get(BillingAccount, account_number) is not None if account_number else None
-    )
+    account_known = await tx.billing.account(account_number) is not None if account_number else None
     await queue_crm(
         tx,
-        c,
+        deps,
         type=CRM_CONNECTION_REQUEST,
         data=crm_record(
             request, account_known=account_known, consent_at=data.get("personal_data_consent_at")

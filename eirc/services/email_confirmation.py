@@ -14,37 +14,35 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
-
 from eirc.delivery.messages import queue_email
-from eirc.domain import texts
+from eirc.domain import limits, texts
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.security import new_token, token_digest
-from eirc.services.addresses import resume_ebills
+from eirc.services.ebills import resume_ebills
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import EmailToken, User
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.email")
 
 EMAIL_CONFIRMATION_KIND = "email_confirmation"
-MAX_TOKEN_LENGTH = 512
+MAX_TOKEN_LENGTH = limits.TOKEN
 
 
-def confirmation_link(c: Container, token: str) -> str:
-    return f"{c.settings.public_url.rstrip('/')}/confirm-email?token={token}"
+def confirmation_link(deps: Deps, token: str) -> str:
+    return f"{deps.settings.public_url.rstrip('/')}/confirm-email?token={token}"
 
 
-async def send_confirmation(tx: UnitOfWork, c: Container, *, user: User) -> None:
+async def send_confirmation(tx: UnitOfWork, deps: Deps, *, user: User) -> None:
     """A new confirmation token for the user's current e-mail and the letter with its link (caller's tx)."""
     if not user.email:
         raise ValueError("the user has no e-mail to confirm")
-    now = c.clock.now()
-    ttl = c.settings.email_token_ttl_seconds
+    now = deps.clock.now()
+    ttl = deps.settings.email_token_ttl_seconds
     token = new_token()
-    tx.session.add(
+    await tx.email_tokens.add(
         EmailToken(
             id=token_digest(token),
             user_id=user.id,
@@ -56,12 +54,12 @@ async def send_confirmation(tx: UnitOfWork, c: Container, *, user: User) -> None
     user.email_letter_sent_at = now
     text = texts.EMAIL_CONFIRMATION_LETTER.format(
         name=" ".join(p for p in (user.first_name, user.middle_name) if p),
-        link=confirmation_link(c, "{secret}"),
+        link=confirmation_link(deps, "{secret}"),
         hours=max(1, ttl // 3600),
     )
     await queue_email(
         tx,
-        c,
+        deps,
         to=user.email,
         kind=EMAIL_CONFIRMATION_KIND,
         subject=texts.EMAIL_CONFIRMATION_SUBJECT,
@@ -71,33 +69,44 @@ async def send_confirmation(tx: UnitOfWork, c: Container, *, user: User) -> None
     )
 
 
-async def confirm_email(c: Container, *, token: str | None) -> User:
+async def confirm_email(deps: Deps, *, token: str | None) -> User:
     """Confirm the e-mail the token was issued for; the user, or ``INVALID_TOKEN``."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise DomainError(ErrorCode.INVALID_TOKEN, "token")
-    now = c.clock.now()
+    now = deps.clock.now()
     digest = token_digest(token.strip())
-    async with c.uow() as tx:
-        # Single use even under a race: only the request that flips used_at goes on.
-        used = await tx.session.execute(
-            update(EmailToken)
-            .where(EmailToken.id == digest, EmailToken.used_at.is_(None), EmailToken.expires_at > now)
-            .values(used_at=now)
-        )
-        if not used.rowcount:
+    async with deps.uow() as tx:
+        row = await tx.email_tokens.use(digest, now=now)  # single use even under a race
+        if row is None:
             raise DomainError(ErrorCode.INVALID_TOKEN, "token")
-        row = (await tx.session.execute(select(EmailToken).where(EmailToken.id == digest))).scalar_one()
-        # Locked, and read afresh: a racing e-mail change (services.profile locks the row too) is either
-        # seen here (the token's address is no longer the user's) or waits for this confirmation.
-        user = (
-            await tx.session.execute(select(User).where(User.id == row.user_id).with_for_update())
-        ).scalar_one_or_none()
+        # Locked, and read afresh: a racing e-mail change (services.profile_changes locks the row too) is
+        # either seen here (the token's address is no longer the user's) or waits for this confirmation.
+        user = await tx.users.locked(row.user_id)
         if user is None or user.email != row.email:
             raise DomainError(ErrorCode.INVALID_TOKEN, "token")  # rolled back: the e-mail changed since
         if not user.email_confirmed:
             user.email_confirmed = True
-            await resume_ebills(tx, c, user)  # e-bills paused by an e-mail change go on (services.addresses)
+            await resume_ebills(tx, deps, user)  # e-bills paused by an e-mail change go on (services.addresses)
         user.updated_at = now
         await tx.commit()
     log.info("e-mail confirmed for user %s", user.id)
     return user
+
+
+# «мы отправили повторное письмо»: at most one confirmation letter per this many seconds.
+EMAIL_RESEND_SECONDS = 300
+
+
+async def resend_confirmation(tx: UnitOfWork, deps: Deps, *, user_id: str) -> bool:
+    """Queue a new confirmation letter unless one went out in the last EMAIL_RESEND_SECONDS; whether it was.
+
+    The throttle is one conditional UPDATE, so concurrent attempts in several processes send one letter.
+    """
+    now = deps.clock.now()
+    since = now - timedelta(seconds=EMAIL_RESEND_SECONDS)
+    if not await tx.users.claim_letter_slot(user_id, now=now, since=since):
+        return False
+    user = await tx.users.get(user_id)
+    assert user is not None
+    await send_confirmation(tx, deps, user=user)
+    return True

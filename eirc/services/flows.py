@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from eirc.domain import flows as machine
+from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.flows import FlowKind, FlowState, FlowStatus, FlowStep
 from eirc.security import new_token, token_digest
@@ -24,9 +23,9 @@ from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Flow
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
-MAX_FLOW_ID_LENGTH = 128
+MAX_FLOW_ID_LENGTH = limits.FLOW_ID
 
 # Steps at which the proven account's address is shown (`Flow.address`).
 ADDRESS_SHOWN_AT = frozenset({FlowStep.ADDRESS, FlowStep.PERSONAL, FlowStep.PASSWORD, FlowStep.DONE})
@@ -66,7 +65,7 @@ def flow_key(flow_id: str) -> str:
 
 async def create_flow(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     *,
     kind: FlowKind,
     phone: str,
@@ -76,10 +75,10 @@ async def create_flow(
     data: dict[str, Any] | None = None,
 ) -> tuple[str, Flow]:
     """A new flow in the caller's transaction; returns (the public id — shown once —, the row)."""
-    now = c.clock.now()
+    now = deps.clock.now()
     state = machine.start(
         kind,
-        expires_at=now + timedelta(seconds=c.settings.flow_ttl_seconds),
+        expires_at=now + timedelta(seconds=deps.settings.flow_ttl_seconds),
         step=step,
         phone_verified=phone_verified,
     )
@@ -98,17 +97,14 @@ async def create_flow(
         updated_at=now,
         expires_at=state.expires_at,
     )
-    tx.session.add(row)
+    await tx.flows.add(row)
     return flow_id, row
 
 
 async def find_flow(tx: UnitOfWork, flow_id: str | None, *, lock: bool) -> Flow | None:
     if not flow_id or len(flow_id) > MAX_FLOW_ID_LENGTH:
         return None
-    stmt = select(Flow).where(Flow.id == flow_key(flow_id))
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await tx.session.execute(stmt)).scalar_one_or_none()
+    return await tx.flows.get(flow_key(flow_id), lock=lock)
 
 
 async def load_flow(tx: UnitOfWork, flow_id: str | None, *, now: datetime, lock: bool = True) -> Flow:
@@ -156,7 +152,7 @@ def resend_wait(row: Flow, *, now: datetime, resend_seconds: int) -> int:
     return max(0, int(left + 0.999))
 
 
-def view_of(flow_id: str, row: Flow, c: Container) -> FlowView:
+def view_of(flow_id: str, row: Flow, deps: Deps) -> FlowView:
     data = row.data or {}
     step = FlowStep(row.step)
     return FlowView(
@@ -167,7 +163,7 @@ def view_of(flow_id: str, row: Flow, c: Container) -> FlowView:
         phone=data.get("phone_display") or row.phone,
         expires_at=row.expires_at,
         resend_available_in_seconds=resend_wait(
-            row, now=c.clock.now(), resend_seconds=c.settings.code_resend_seconds
+            row, now=deps.clock.now(), resend_seconds=deps.settings.code_resend_seconds
         ),
         address=data.get("address") if step in ADDRESS_SHOWN_AT else None,
         phone_verified=row.code_verified,

@@ -40,10 +40,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-
-from eirc.domain import texts
+from eirc.domain import limits, texts
 from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.flows import FlowKind, FlowStep
@@ -57,19 +54,20 @@ from eirc.services.flows import FlowView, create_flow, view_of
 from eirc.services.profile import ProfileView, load_profile, lock_user
 from eirc.services.throttle import throttle
 from eirc.storage.db import UnitOfWork
+from eirc.storage.repository import Conflict
 from eirc.storage.tables import Consent, OidcState, User
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
     from eirc.settings import Settings
 
 log = logging.getLogger("eirc.gosuslugi")
 
 CALLBACK_PATH = "/auth/gosuslugi/callback"
 STARTS_PER_CLIENT_PER_HOUR = 60  # each start writes a row: one client address cannot fill the table
-MAX_STATE_LENGTH = 256
-MAX_CODE_LENGTH = 4096  # providers' codes may be long (signed JWTs)
-MAX_SUB_LENGTH = 255  # User.gosuslugi_sub
+MAX_STATE_LENGTH = limits.OIDC_STATE
+MAX_CODE_LENGTH = limits.OIDC_CODE
+MAX_SUB_LENGTH = limits.OIDC_SUBJECT
 _CLIENT_KEY = "oidc_client"
 
 
@@ -83,19 +81,19 @@ def redirect_uri(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + CALLBACK_PATH
 
 
-def provider(c: Container) -> IdentityProvider:
+def provider(deps: Deps) -> IdentityProvider:
     """The configured provider, ЕСИА or OpenID Connect (one per container: it caches discovery, keys and
     certificates), or GOSUSLUGI_UNAVAILABLE."""
-    client = c.extras.get(_CLIENT_KEY)
+    client = deps.extras.get(_CLIENT_KEY)
     if client is None:
         try:
-            client = build_provider(c.settings, c.clock, redirect_uri=redirect_uri(c.settings))
+            client = build_provider(deps.settings, deps.clock, redirect_uri=redirect_uri(deps.settings))
         except IdentityUnavailable as exc:
             log.error("Госуслуги sign-in is off: %s", exc)
             raise unavailable() from None
         if client is None:
             raise unavailable()
-        c.extras[_CLIENT_KEY] = client
+        deps.extras[_CLIENT_KEY] = client
     return client
 
 
@@ -106,12 +104,12 @@ class Started:
     state: str  # for the browser route's cookie (binds the callback to the browser that started it)
 
 
-async def start(c: Container, *, user_id: str | None, client_ip: str | None) -> Started:
+async def start(deps: Deps, *, user_id: str | None, client_ip: str | None) -> Started:
     """A new sign-in (or, with `user_id`, linking) at the provider: its authorize URL."""
-    client = provider(c)
-    now = c.clock.now()
+    client = provider(deps)
+    now = deps.clock.now()
     await throttle(
-        c, action="oidc:start", client_ip=client_ip, limit=STARTS_PER_CLIENT_PER_HOUR, window_seconds=3600
+        deps, action="oidc:start", client_ip=client_ip, limit=STARTS_PER_CLIENT_PER_HOUR, window_seconds=3600
     )
 
     state, nonce, verifier = client.new_state(), new_token(), new_token()  # verifier: 43 chars, RFC 7636 §4.1
@@ -121,17 +119,17 @@ async def start(c: Container, *, user_id: str | None, client_ip: str | None) -> 
         log.warning("Госуслуги unavailable at start: %s", exc)
         raise unavailable() from None
 
-    async with c.uow() as tx:
+    async with deps.uow() as tx:
         # Spent and expired states are of no use (an unknown state gets the same answer): clear them.
-        await tx.session.execute(delete(OidcState).where(OidcState.expires_at <= now))
-        tx.session.add(
+        await tx.oidc_states.purge_expired(now=now)
+        await tx.oidc_states.add(
             OidcState(
                 id=token_digest(state),
                 nonce_hash=token_digest(nonce),
-                verifier_enc=c.secrets.encrypt(verifier),
+                verifier_enc=deps.secrets.encrypt(verifier),
                 user_id=user_id,
                 created_at=now,
-                expires_at=now + timedelta(seconds=c.settings.oidc_state_ttl_seconds),
+                expires_at=now + timedelta(seconds=deps.settings.oidc_state_ttl_seconds),
             )
         )
         await tx.commit()
@@ -185,7 +183,7 @@ def _login_failed() -> DomainError:
 
 
 async def complete(
-    c: Container,
+    deps: Deps,
     *,
     code: str | None,
     state: str | None,
@@ -194,12 +192,12 @@ async def complete(
     user_agent: str | None = None,
 ) -> Completed:
     """The provider sent the resident back with `code` and `state` (see the module's docstring)."""
-    client = provider(c)
+    client = provider(deps)
     if not state or len(state) > MAX_STATE_LENGTH:
         raise _state_invalid()
     if not code or len(code) > MAX_CODE_LENGTH:
         raise DomainError(ErrorCode.REQUIRED if not code else ErrorCode.TOO_LONG, "code")
-    claimed = await _claim_state(c, state)
+    claimed = await _claim_state(deps, state)
     if claimed.user_id is not None:  # linking: only the resident who started it may complete it
         if session_user_id is None:
             raise DomainError(ErrorCode.NOT_AUTHENTICATED)
@@ -216,46 +214,38 @@ async def complete(
     except IdentityRejected as exc:
         log.warning("Госуслуги sign-in refused: %s", exc)
         raise _login_failed() from None
-    person = person_from_identity(identity, today=local_today(c.clock.now()))
+    person = person_from_identity(identity, today=local_today(deps.clock.now()))
     if person is None:
         log.warning("Госуслуги sign-in refused: the provider's subject is not usable")
         raise _login_failed()
 
     if claimed.user_id is not None:
-        return await _link(c, claimed.user_id, person)
-    return await _sign_in_or_register(c, person, client_ip=client_ip, user_agent=user_agent)
+        return await _link(deps, claimed.user_id, person)
+    return await _sign_in_or_register(deps, person, client_ip=client_ip, user_agent=user_agent)
 
 
-async def _claim_state(c: Container, state: str) -> _Claimed:
+async def _claim_state(deps: Deps, state: str) -> _Claimed:
     """Mark the state used — atomically, so that of two racing completions exactly one goes on — and read
     what it holds. The verifier is wiped at once: it is sent to the provider only this time."""
-    now = c.clock.now()
+    now = deps.clock.now()
     key = token_digest(state)
-    async with c.uow() as tx:
-        row = (await tx.session.execute(select(OidcState).where(OidcState.id == key))).scalar_one_or_none()
-        if row is None:
-            raise _state_invalid()
-        nonce_hash, verifier_enc, user_id = row.nonce_hash, row.verifier_enc, row.user_id
-        result = await tx.session.execute(
-            update(OidcState)
-            .where(OidcState.id == key, OidcState.used_at.is_(None), OidcState.expires_at > now)
-            .values(used_at=now, verifier_enc="")
-        )
-        if result.rowcount != 1:
+    async with deps.uow() as tx:
+        held = await tx.oidc_states.claim(key, now=now)
+        if held is None:
             raise _state_invalid()
         await tx.commit()
-    verifier = c.secrets.decrypt(verifier_enc)
+    verifier = deps.secrets.decrypt(held.verifier_enc)
     if not verifier:  # encrypted with another secret key: as good as unknown
         raise _state_invalid()
-    return _Claimed(nonce_hash=nonce_hash, verifier=verifier, user_id=user_id)
+    return _Claimed(nonce_hash=held.nonce_hash, verifier=verifier, user_id=held.user_id)
 
 
-async def abandon(c: Container, *, state: str) -> None:
+async def abandon(deps: Deps, *, state: str) -> None:
     """The resident came back without a code (declined at the provider): the state is spent."""
     if not state or len(state) > MAX_STATE_LENGTH:
         return
     try:
-        await _claim_state(c, state)
+        await _claim_state(deps, state)
     except DomainError:
         pass
 
@@ -310,40 +300,35 @@ def person_from_identity(identity: Identity, *, today: date) -> ProviderPerson |
     )
 
 
-async def _user_by_sub(tx: UnitOfWork, sub: str) -> User | None:
-    return (await tx.session.execute(select(User).where(User.gosuslugi_sub == sub))).scalar_one_or_none()
-
-
 async def _sign_in_or_register(
-    c: Container, person: ProviderPerson, *, client_ip: str | None, user_agent: str | None
+    deps: Deps, person: ProviderPerson, *, client_ip: str | None, user_agent: str | None
 ) -> Completed:
-    now = c.clock.now()
-    async with c.uow() as tx:
-        user = await _user_by_sub(tx, person.sub)
+    now = deps.clock.now()
+    async with deps.uow() as tx:
+        user = await tx.users.by_gosuslugi_sub(person.sub)
         if user is not None:
             issued = await sessions.create_session(
                 tx,
                 user_id=user.id,
                 now=now,
-                ttl_seconds=c.settings.session_ttl_seconds,
+                ttl_seconds=deps.settings.session_ttl_seconds,
                 client_ip=client_ip,
                 user_agent=user_agent,
             )
-            profile = await load_profile(tx.session, user)
+            profile = await load_profile(tx, user)
             await tx.commit()
             log.info("user %s signed in through Госуслуги", user.id)
             return Completed(Outcome.SIGNED_IN, session=issued, profile=profile)
 
         if person.phone is None or not person.phone_verified:
             raise DomainError(ErrorCode.GOSUSLUGI_PHONE_REQUIRED)
-        taken = (await tx.session.execute(select(User.id).where(User.phone == person.phone))).first()
-        if taken is not None:
+        if await tx.users.phone_taken(person.phone):
             log.info("Госуслуги sign-in: %s belongs to an unlinked user", mask_phone(person.phone))
             raise DomainError(ErrorCode.PHONE_TAKEN, message=texts.GOSUSLUGI_PHONE_TAKEN)
 
         flow_id, row = await create_flow(
             tx,
-            c,
+            deps,
             kind=FlowKind.REGISTRATION,
             phone=person.phone,
             step=FlowStep.ACCOUNT,
@@ -352,14 +337,14 @@ async def _sign_in_or_register(
         )
         # The consent checkbox sits on the phone screen above both buttons (SPEC §1): the screen lets
         # «Вход через портал Госуслуги» through only when it is ticked, as it does «Далее».
-        tx.session.add(
+        await tx.consents.add(
             Consent(
                 kind="personal_data", phone=person.phone, flow_id=row.id, client_ip=client_ip, accepted_at=now
             )
         )
         await tx.commit()
     log.info("Госуслуги sign-in: registration started for %s", mask_phone(person.phone))
-    return Completed(Outcome.REGISTRATION, flow=view_of(flow_id, row, c))
+    return Completed(Outcome.REGISTRATION, flow=view_of(flow_id, row, deps))
 
 
 def _registration_data(person: ProviderPerson, now: datetime) -> dict[str, Any]:
@@ -380,18 +365,18 @@ def _registration_data(person: ProviderPerson, now: datetime) -> dict[str, Any]:
     return data
 
 
-async def _link(c: Container, user_id: str, person: ProviderPerson) -> Completed:
-    now = c.clock.now()
-    async with c.uow() as tx:
+async def _link(deps: Deps, user_id: str, person: ProviderPerson) -> Completed:
+    now = deps.clock.now()
+    async with deps.uow() as tx:
         user = await lock_user(tx, user_id)
         if user.gosuslugi_sub == person.sub:  # linked already: nothing to do
-            return Completed(Outcome.LINKED, profile=await load_profile(tx.session, user))
+            return Completed(Outcome.LINKED, profile=await load_profile(tx, user))
         if user.gosuslugi_sub is not None:
             raise DomainError(
                 ErrorCode.GOSUSLUGI_ALREADY_LINKED, message=texts.GOSUSLUGI_OTHER_ACCOUNT_LINKED
             )
         await _attach(tx, user, person.sub, now=now)
-        profile = await load_profile(tx.session, user)
+        profile = await load_profile(tx, user)
         await tx.commit()
     log.info("user %s linked a Госуслуги account", user_id)
     return Completed(Outcome.LINKED, profile=profile)
@@ -399,23 +384,20 @@ async def _link(c: Container, user_id: str, person: ProviderPerson) -> Completed
 
 async def _attach(tx: UnitOfWork, user: User, sub: str, *, now: datetime) -> None:
     """Set the user's provider identity; one identity belongs to one profile (the column is unique)."""
-    other = await _user_by_sub(tx, sub)
+    other = await tx.users.by_gosuslugi_sub(sub)
     if other is not None and other.id != user.id:
         raise DomainError(ErrorCode.GOSUSLUGI_ALREADY_LINKED)
-    try:
-        async with tx.session.begin_nested():  # a racing twin linked it meanwhile: refuse cleanly
-            user.gosuslugi_sub = sub
-            user.updated_at = now
-            await tx.session.flush()
-    except IntegrityError:
+    try:  # a racing twin linked it meanwhile: refused cleanly
+        await tx.users.set_gosuslugi_sub(user, sub, now=now)
+    except Conflict:
         raise DomainError(ErrorCode.GOSUSLUGI_ALREADY_LINKED) from None
 
 
-async def link_new_user(tx: UnitOfWork, c: Container, user: User, data: dict[str, Any]) -> None:
+async def link_new_user(tx: UnitOfWork, deps: Deps, user: User, data: dict[str, Any]) -> None:
     """Registration completion (services.registration): a flow started by Госуслуги links its identity to
     the new user, in the completing transaction. Nothing for other flows."""
     sub = data.get("gosuslugi_sub")
     if not sub:
         return
-    await _attach(tx, user, sub, now=c.clock.now())
+    await _attach(tx, user, sub, now=deps.clock.now())
     user.source = "gosuslugi"

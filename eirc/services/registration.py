@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-
 from eirc.delivery.messages import queue_crm
 from eirc.domain import flows as machine
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
@@ -39,14 +37,14 @@ from eirc.services.flows import (
     with_flow,
 )
 from eirc.services.profile import ProfileView, load_profile
-from eirc.services.signin import clear_user_lockout
+from eirc.services.recovery import complete_reset
 from eirc.services.throttle import throttle
-from eirc.services.users import email_taken, insert_user
+from eirc.services.users import insert_user
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Consent, Flow, User
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.registration")
 
@@ -65,7 +63,7 @@ class Completion:
 
 
 # --- the phone screen ---------------------------------------------------------------------------------------
-async def start_phone(c: Container, *, phone: str | None, consent: bool, client_ip: str | None) -> FlowView:
+async def start_phone(deps: Deps, *, phone: str | None, consent: bool, client_ip: str | None) -> FlowView:
     """«Далее» on the phone screen: REGISTRATION (SMS sent), LOGIN (no SMS) or PASSWORD_RESET (SMS sent)."""
     errors: list[DomainError] = []
     parsed = ""
@@ -78,19 +76,19 @@ async def start_phone(c: Container, *, phone: str | None, consent: bool, client_
     if errors:
         raise errors[0] if len(errors) == 1 else DomainErrors(errors)
 
-    now = c.clock.now()
+    now = deps.clock.now()
     # The answer tells a registered number from a new one (SPEC §11): throttled per client address.
     await throttle(
-        c,
+        deps,
         action="start",
         client_ip=client_ip,
-        limit=c.settings.start_phone_per_client_per_hour,
+        limit=deps.settings.start_phone_per_client_per_hour,
         window_seconds=3600,
         field="phone",
     )
 
-    async with c.uow() as tx:
-        user = (await tx.session.execute(select(User).where(User.phone == parsed))).scalar_one_or_none()
+    async with deps.uow() as tx:
+        user = await tx.users.by_phone(parsed)
         if user is None:
             kind = FlowKind.REGISTRATION
         elif user.password_hash:
@@ -99,13 +97,13 @@ async def start_phone(c: Container, *, phone: str | None, consent: bool, client_
             kind = FlowKind.PASSWORD_RESET  # imported without a password: set one by SMS first (SPEC §1, §5)
         flow_id, row = await create_flow(
             tx,
-            c,
+            deps,
             kind=kind,
             phone=parsed,
             user_id=user.id if user else None,
             data={"personal_data_consent_at": now.isoformat()},
         )
-        tx.session.add(
+        await tx.consents.add(
             Consent(
                 kind=CONSENT_PERSONAL_DATA,
                 phone=parsed,
@@ -116,80 +114,80 @@ async def start_phone(c: Container, *, phone: str | None, consent: bool, client_
             )
         )
         if kind != FlowKind.LOGIN:
-            await codes.send_code(tx, c, row, client_ip=client_ip)
+            await codes.send_code(tx, deps, row, client_ip=client_ip)
         await tx.commit()
     log.info("flow %s started for %s", kind.value, mask_phone(parsed))
-    return view_of(flow_id, row, c)
+    return view_of(flow_id, row, deps)
 
 
 # --- one step of a flow -------------------------------------------------------------------------------------
 Step = Callable[[UnitOfWork, Flow], Awaitable[Any]]
 
 
-async def _run_step(c: Container, flow_id: str | None, step: Step) -> FlowView:
+async def _run_step(deps: Deps, flow_id: str | None, step: Step) -> FlowView:
     """Load and lock the flow, run the step, commit; an expected failure carries the flow's view."""
-    async with c.uow() as tx:
-        row = await load_flow(tx, flow_id, now=c.clock.now())
+    async with deps.uow() as tx:
+        row = await load_flow(tx, flow_id, now=deps.clock.now())
         try:
             await step(tx, row)
         except (DomainError, DomainErrors) as exc:
-            with_flow(exc, view_of(flow_id or "", row, c))
+            with_flow(exc, view_of(flow_id or "", row, deps))
             raise
         await tx.commit()
-    return view_of(flow_id or "", row, c)
+    return view_of(flow_id or "", row, deps)
 
 
-def _move(c: Container, row: Flow, to: FlowStep, data: dict[str, Any] | None = None) -> None:
-    now = c.clock.now()
+def _move(deps: Deps, row: Flow, to: FlowStep, data: dict[str, Any] | None = None) -> None:
+    now = deps.clock.now()
     store(row, machine.advance(state_of(row), to, now), now=now, data=data)
 
 
-def _require(c: Container, row: Flow, step: FlowStep) -> None:
-    machine.require_step(state_of(row), step, c.clock.now())
+def _require(deps: Deps, row: Flow, step: FlowStep) -> None:
+    machine.require_step(state_of(row), step, deps.clock.now())
 
 
-async def get_flow(c: Container, *, flow_id: str | None) -> FlowView | None:
+async def get_flow(deps: Deps, *, flow_id: str | None) -> FlowView | None:
     """The flow, or None when unknown, malformed, cancelled or expired."""
-    async with c.uow() as tx:
+    async with deps.uow() as tx:
         row = await find_flow(tx, flow_id, lock=False)
         if row is None:
             return None
         try:
-            machine.check_alive(state_of(row), c.clock.now())
+            machine.check_alive(state_of(row), deps.clock.now())
         except DomainError:
             return None
-        return view_of(flow_id or "", row, c)
+        return view_of(flow_id or "", row, deps)
 
 
-async def resend_code(c: Container, *, flow_id: str | None, client_ip: str | None) -> FlowView:
+async def resend_code(deps: Deps, *, flow_id: str | None, client_ip: str | None) -> FlowView:
     async def step(tx: UnitOfWork, row: Flow) -> None:
-        _require(c, row, FlowStep.CODE)
+        _require(deps, row, FlowStep.CODE)
         if row.code_verified:  # back at CODE with the number already confirmed: nothing to send
             raise DomainError(ErrorCode.WRONG_STEP, "flowId")
-        await codes.resend_code(tx, c, row, client_ip=client_ip)
+        await codes.resend_code(tx, deps, row, client_ip=client_ip)
 
-    return await _run_step(c, flow_id, step)
+    return await _run_step(deps, flow_id, step)
 
 
-async def confirm_code(c: Container, *, flow_id: str | None, code: str | None) -> FlowView:
+async def confirm_code(deps: Deps, *, flow_id: str | None, code: str | None) -> FlowView:
     """«Подтвердить номер». Back at CODE after the number was confirmed, it moves on without a code."""
 
     async def step(tx: UnitOfWork, row: Flow) -> None:
-        _require(c, row, FlowStep.CODE)
+        _require(deps, row, FlowStep.CODE)
         if not row.code_verified:
             try:
-                codes.verify_code(c, row, code)
+                codes.verify_code(deps, row, code)
             except DomainError as exc:
                 if exc.code == ErrorCode.INVALID_CODE:
                     await tx.commit()  # the wrong try counts
                 raise
-        _move(c, row, FlowStep.ACCOUNT if row.kind == FlowKind.REGISTRATION else FlowStep.PASSWORD)
+        _move(deps, row, FlowStep.ACCOUNT if row.kind == FlowKind.REGISTRATION else FlowStep.PASSWORD)
 
-    return await _run_step(c, flow_id, step)
+    return await _run_step(deps, flow_id, step)
 
 
 async def prove_account(
-    c: Container,
+    deps: Deps,
     *,
     flow_id: str | None,
     period: str | None,
@@ -200,16 +198,16 @@ async def prove_account(
     # Guessing is bounded per flow and per phone (services.accounts); per client address besides, so one
     # source cannot spread its guesses over many flows.
     await throttle(
-        c,
+        deps,
         action="prove",
         client_ip=client_ip,
-        limit=c.settings.prove_account_per_client_per_hour,
+        limit=deps.settings.prove_account_per_client_per_hour,
         window_seconds=3600,
         field="accountNumber",
     )
 
     async def step(tx: UnitOfWork, row: Flow) -> None:
-        _require(c, row, FlowStep.ACCOUNT)
+        _require(deps, row, FlowStep.ACCOUNT)
         # What was tried, kept with the flow: a failed proof commits (it counts), and a connection request
         # filed next carries the account the resident tried (services.connection_requests).
         row.data = {
@@ -220,14 +218,14 @@ async def prove_account(
         }
         proven = await accounts.prove_account(
             tx,
-            c,
+            deps,
             period=period,
             account_number=account_number,
             amount_due=amount_due,
             limiter_keys=(f"acct:flow:{row.id}", f"acct:phone:{row.phone}"),
         )
         _move(
-            c,
+            deps,
             row,
             FlowStep.ADDRESS,
             {
@@ -239,19 +237,19 @@ async def prove_account(
             },
         )
 
-    return await _run_step(c, flow_id, step)
+    return await _run_step(deps, flow_id, step)
 
 
-async def confirm_address(c: Container, *, flow_id: str | None) -> FlowView:
+async def confirm_address(deps: Deps, *, flow_id: str | None) -> FlowView:
     async def step(_tx: UnitOfWork, row: Flow) -> None:
-        _require(c, row, FlowStep.ADDRESS)
-        _move(c, row, FlowStep.PERSONAL)
+        _require(deps, row, FlowStep.ADDRESS)
+        _move(deps, row, FlowStep.PERSONAL)
 
-    return await _run_step(c, flow_id, step)
+    return await _run_step(deps, flow_id, step)
 
 
 async def set_personal_data(
-    c: Container,
+    deps: Deps,
     *,
     flow_id: str | None,
     last_name: str | None,
@@ -265,8 +263,8 @@ async def set_personal_data(
     """«Далее» on «Регистрация: личные данные»: also the acceptance of the terms of use, recorded."""
 
     async def step(tx: UnitOfWork, row: Flow) -> None:
-        _require(c, row, FlowStep.PERSONAL)
-        now = c.clock.now()
+        _require(deps, row, FlowStep.PERSONAL)
+        now = deps.clock.now()
         personal = parse_personal_data(
             last_name=last_name,
             first_name=first_name,
@@ -276,10 +274,10 @@ async def set_personal_data(
             email_notifications=email_notifications,
             today=local_today(now),
         )
-        if await email_taken(tx, personal.email):
+        if await tx.users.email_taken(personal.email):
             raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
-        version = c.settings.terms_version
-        tx.session.add(
+        version = deps.settings.terms_version
+        await tx.consents.add(
             Consent(
                 kind=CONSENT_TERMS,
                 phone=row.phone,
@@ -290,7 +288,7 @@ async def set_personal_data(
             )
         )
         _move(
-            c,
+            deps,
             row,
             FlowStep.PASSWORD,
             {
@@ -305,28 +303,28 @@ async def set_personal_data(
             },
         )
 
-    return await _run_step(c, flow_id, step)
+    return await _run_step(deps, flow_id, step)
 
 
-async def go_back(c: Container, *, flow_id: str | None) -> FlowView:
+async def go_back(deps: Deps, *, flow_id: str | None) -> FlowView:
     async def step(_tx: UnitOfWork, row: Flow) -> None:
-        now = c.clock.now()
+        now = deps.clock.now()
         store(row, machine.back(state_of(row), now), now=now)
 
-    return await _run_step(c, flow_id, step)
+    return await _run_step(deps, flow_id, step)
 
 
-async def cancel_flow(c: Container, *, flow_id: str | None) -> None:
+async def cancel_flow(deps: Deps, *, flow_id: str | None) -> None:
     async def step(_tx: UnitOfWork, row: Flow) -> None:
-        now = c.clock.now()
+        now = deps.clock.now()
         store(row, machine.cancel(state_of(row), now), now=now)
 
-    await _run_step(c, flow_id, step)
+    await _run_step(deps, flow_id, step)
 
 
 # --- the password step: completion ---------------------------------------------------------------------------
 async def set_password(
-    c: Container,
+    deps: Deps,
     *,
     flow_id: str | None,
     password: str | None,
@@ -336,29 +334,29 @@ async def set_password(
     """Registration: the user, their primary address, a session, the letter and «Домопульт», in ONE
     transaction. Password reset: the new password, every session ended, the flow at LOGIN, no session."""
     # Cheap checks first, so a wrong-step or weak password never costs an argon2 hash.
-    async with c.uow() as tx:
-        row = await load_flow(tx, flow_id, now=c.clock.now(), lock=False)
+    async with deps.uow() as tx:
+        row = await load_flow(tx, flow_id, now=deps.clock.now(), lock=False)
         try:
-            _require(c, row, FlowStep.PASSWORD)
+            _require(deps, row, FlowStep.PASSWORD)
             check_password(password)
         except DomainError as exc:
-            with_flow(exc, view_of(flow_id or "", row, c))
+            with_flow(exc, view_of(flow_id or "", row, deps))
             raise
     assert password is not None
-    password_hash = await c.hasher.hash(normalize_password(password))  # in the hasher's thread pool
+    password_hash = await deps.hasher.hash(normalize_password(password))  # in the hasher's thread pool
 
-    async with c.uow() as tx:
-        row = await load_flow(tx, flow_id, now=c.clock.now())
+    async with deps.uow() as tx:
+        row = await load_flow(tx, flow_id, now=deps.clock.now())
         try:
-            _require(c, row, FlowStep.PASSWORD)  # again, under the lock: a racing twin may have finished
+            _require(deps, row, FlowStep.PASSWORD)  # again, under the lock: a racing twin may have finished
             if row.kind == FlowKind.REGISTRATION:
                 completion = await _complete_registration(
-                    tx, c, row, flow_id or "", password_hash, client_ip, user_agent
+                    tx, deps, row, flow_id or "", password_hash, client_ip, user_agent
                 )
             else:
-                completion = await _complete_reset(tx, c, row, flow_id or "", password_hash)
+                completion = Completion(flow=await complete_reset(tx, deps, row, flow_id or "", password_hash))
         except (DomainError, DomainErrors) as exc:
-            with_flow(exc, view_of(flow_id or "", row, c))
+            with_flow(exc, view_of(flow_id or "", row, deps))
             raise
         await tx.commit()
     return completion
@@ -378,43 +376,43 @@ def _personal_from(data: dict[str, Any]) -> PersonalData:
 
 async def _complete_registration(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     row: Flow,
     flow_id: str,
     password_hash: str,
     client_ip: str | None,
     user_agent: str | None,
 ) -> Completion:
-    now = c.clock.now()
+    now = deps.clock.now()
     data = dict(row.data or {})
     user = await insert_user(
         tx,
-        c,
+        deps,
         phone=row.phone,
         personal=_personal_from(data),
         password_hash=password_hash,
         source="registration",
         account_number=data["account_number"],
     )
-    await gosuslugi.link_new_user(tx, c, user, data)  # a flow started by «Вход через портал Госуслуги»
-    await tx.session.execute(update(Consent).where(Consent.flow_id == row.id).values(user_id=user.id))
+    await gosuslugi.link_new_user(tx, deps, user, data)  # a flow started by «Вход через портал Госуслуги»
+    await tx.consents.attach_user(row.id, user.id)
     issued = await sessions.create_session(
         tx,
         user_id=user.id,
         now=now,
-        ttl_seconds=c.settings.session_ttl_seconds,
+        ttl_seconds=deps.settings.session_ttl_seconds,
         client_ip=client_ip,
         user_agent=user_agent,
     )
-    await send_confirmation(tx, c, user=user)
+    await send_confirmation(tx, deps, user=user)
     await queue_crm(
-        tx, c, type=CRM_REGISTRATION, data=registration_record(row, user, now=now), occurred_at=now
+        tx, deps, type=CRM_REGISTRATION, data=registration_record(row, user, now=now), occurred_at=now
     )
     row.user_id = user.id
-    _move(c, row, FlowStep.DONE)
-    profile = await load_profile(tx.session, user)
+    _move(deps, row, FlowStep.DONE)
+    profile = await load_profile(tx, user)
     log.info("registration completed: user %s, %s", user.id, mask_phone(row.phone))
-    return Completion(flow=view_of(flow_id, row, c), session=issued, profile=profile)
+    return Completion(flow=view_of(flow_id, row, deps), session=issued, profile=profile)
 
 
 def registration_record(row: Flow, user: User, *, now: Any) -> dict[str, Any]:
@@ -440,25 +438,3 @@ def registration_record(row: Flow, user: User, *, now: Any) -> dict[str, Any]:
         "terms_version": data.get("terms_version"),
         "terms_accepted_at": data.get("terms_accepted_at"),
     }
-
-
-async def _complete_reset(
-    tx: UnitOfWork, c: Container, row: Flow, flow_id: str, password_hash: str
-) -> Completion:
-    now = c.clock.now()
-    if (row.data or {}).get("decoy"):  # cannot get here (its code never matches); never set a password
-        raise DomainError(ErrorCode.FLOW_NOT_FOUND, "flowId")
-    user = await tx.session.get(User, row.user_id) if row.user_id else None
-    if user is None:
-        user = (await tx.session.execute(select(User).where(User.phone == row.phone))).scalar_one_or_none()
-    if user is None:  # the user was removed meanwhile
-        raise DomainError(ErrorCode.FLOW_NOT_FOUND, "flowId")
-    user.password_hash = password_hash
-    user.password_changed_at = now
-    user.updated_at = now
-    ended = await sessions.end_all_sessions(tx, user.id, now=now)
-    await clear_user_lockout(tx, user.id)  # the phone was proven: lift a sign-in lock (services.signin)
-    row.user_id = user.id
-    _move(c, row, FlowStep.LOGIN)
-    log.info("password set by SMS for user %s (%d sessions ended)", user.id, ended)
-    return Completion(flow=view_of(flow_id, row, c))

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from eirc.delivery.messages import queue_email, queue_sms
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, ErrorCode
@@ -43,7 +41,7 @@ from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import ConnectionRequest, ConnectionRequestEvent
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.requests")
 
@@ -109,18 +107,12 @@ def event_of(event: ConnectionRequestEvent) -> dict[str, Any]:
     }
 
 
-async def list_requests(c: Container, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+async def list_requests(deps: Deps, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Newest first; `status` one of new, in_progress, resolved, rejected."""
     if status is not None:
         RequestStatus(status)  # ValueError on an unknown status (the CLI offers only the four)
-    stmt = select(ConnectionRequest).order_by(
-        ConnectionRequest.created_at.desc(), ConnectionRequest.id.desc()
-    )
-    if status:
-        stmt = stmt.where(ConnectionRequest.status == status)
-    async with c.uow() as tx:
-        found = (await tx.session.execute(stmt.limit(max(1, limit)))).scalars().all()
-        return [row_of(r) for r in found]
+    async with deps.uow() as tx:
+        return [row_of(r) for r in await tx.requests.newest(status=status, limit=limit)]
 
 
 async def _find(tx: UnitOfWork, key: str | None, *, lock: bool) -> ConnectionRequest:
@@ -134,34 +126,25 @@ async def _find(tx: UnitOfWork, key: str | None, *, lock: bool) -> ConnectionReq
             raise RequestNotFound(
                 f"no connection request {key!r} (give the id, or at least {ID_PREFIX_MIN} of its first characters)"
             )
-        stmt = select(ConnectionRequest.id).where(ConnectionRequest.id.startswith(text)).limit(2)
-        ids = (await tx.session.execute(stmt)).scalars().all()
+        ids = await tx.requests.ids_starting_with(text, limit=2)
         if len(ids) > 1:
             raise RequestNotFound(f"{key!r} matches several connection requests: give more of the id")
         if not ids:
             raise RequestNotFound(f"no connection request {key!r}")
         request_id = ids[0]
-    stmt = select(ConnectionRequest).where(ConnectionRequest.id == request_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    found = (await tx.session.execute(stmt)).scalar_one_or_none()
+    found = await tx.requests.get(request_id, lock=lock)
     if found is None:
         raise RequestNotFound(f"no connection request {key!r}")
     return found
 
 
 async def _history(tx: UnitOfWork, request_id: str) -> list[dict[str, Any]]:
-    stmt = (
-        select(ConnectionRequestEvent)
-        .where(ConnectionRequestEvent.request_id == request_id)
-        .order_by(ConnectionRequestEvent.at, ConnectionRequestEvent.id)
-    )
-    return [event_of(e) for e in (await tx.session.execute(stmt)).scalars()]
+    return [event_of(e) for e in await tx.requests.history(request_id)]
 
 
-async def show_request(c: Container, key: str) -> dict[str, Any]:
+async def show_request(deps: Deps, key: str) -> dict[str, Any]:
     """Every field of one request and its status history, oldest first."""
-    async with c.uow() as tx:
+    async with deps.uow() as tx:
         request = await _find(tx, key, lock=False)
         return {**record_of(request), "history": await _history(tx, request.id)}
 
@@ -185,7 +168,7 @@ class Change:
         }
 
 
-async def take_request(c: Container, key: str, *, actor: str) -> Change:
+async def take_request(deps: Deps, key: str, *, actor: str) -> Change:
     """Assign the request to `actor`; status in_progress."""
     who = parse_actor(actor)
 
@@ -197,34 +180,34 @@ async def take_request(c: Container, key: str, *, actor: str) -> Change:
         request.assignee = who
         if before == RequestStatus.NEW and request.email_notifications:
             await _letter(
-                tx, c, request, kind="connection_request_taken", subject=texts.REQUEST_TAKEN_SUBJECT,
+                tx, deps, request, kind="connection_request_taken", subject=texts.REQUEST_TAKEN_SUBJECT,
                 template=texts.REQUEST_TAKEN_LETTER,
             )  # fmt: skip
             return ("email",)
         return ()
 
-    return await _change_status(c, key, RequestAction.TAKE, who, change)
+    return await _change_status(deps, key, RequestAction.TAKE, who, change)
 
 
-async def resolve_request(c: Container, key: str, *, actor: str) -> Change:
+async def resolve_request(deps: Deps, key: str, *, actor: str) -> Change:
     """The address is in the system now: status resolved; the resident is told by SMS and e-mail."""
     who = parse_actor(actor)
 
     async def change(tx: UnitOfWork, request: ConnectionRequest, _before: RequestStatus) -> tuple[str, ...]:
         request.assignee = request.assignee or who
         await queue_sms(
-            tx, c, phone=request.phone, kind="connection_request_resolved", text=texts.REQUEST_RESOLVED_SMS
+            tx, deps, phone=request.phone, kind="connection_request_resolved", text=texts.REQUEST_RESOLVED_SMS
         )
         await _letter(
-            tx, c, request, kind="connection_request_resolved", subject=texts.REQUEST_RESOLVED_SUBJECT,
+            tx, deps, request, kind="connection_request_resolved", subject=texts.REQUEST_RESOLVED_SUBJECT,
             template=texts.REQUEST_RESOLVED_LETTER,
         )  # fmt: skip
         return ("sms", "email")
 
-    return await _change_status(c, key, RequestAction.RESOLVE, who, change)
+    return await _change_status(deps, key, RequestAction.RESOLVE, who, change)
 
 
-async def reject_request(c: Container, key: str, *, actor: str, reason: str | None) -> Change:
+async def reject_request(deps: Deps, key: str, *, actor: str, reason: str | None) -> Change:
     """Status rejected with the reason; the resident is told by SMS and e-mail, with the reason."""
     who = parse_actor(actor)
     why = parse_reason(reason)
@@ -234,20 +217,20 @@ async def reject_request(c: Container, key: str, *, actor: str, reason: str | No
         request.reason = why
         short = why if len(why) <= SMS_REASON_MAX else why[: SMS_REASON_MAX - 1].rstrip() + "…"
         await queue_sms(
-            tx, c, phone=request.phone, kind="connection_request_rejected",
+            tx, deps, phone=request.phone, kind="connection_request_rejected",
             text=texts.REQUEST_REJECTED_SMS.format(reason=short),
         )  # fmt: skip
         await _letter(
-            tx, c, request, kind="connection_request_rejected", subject=texts.REQUEST_REJECTED_SUBJECT,
+            tx, deps, request, kind="connection_request_rejected", subject=texts.REQUEST_REJECTED_SUBJECT,
             template=texts.REQUEST_REJECTED_LETTER, reason=why,
         )  # fmt: skip
         return ("sms", "email")
 
-    return await _change_status(c, key, RequestAction.REJECT, who, change, reason=why)
+    return await _change_status(deps, key, RequestAction.REJECT, who, change, reason=why)
 
 
 async def _change_status(
-    c: Container,
+    deps: Deps,
     key: str,
     action: RequestAction,
     actor: str,
@@ -255,8 +238,8 @@ async def _change_status(
     *,
     reason: str | None = None,
 ) -> Change:
-    now = c.clock.now()
-    async with c.uow() as tx:
+    now = deps.clock.now()
+    async with deps.uow() as tx:
         request = await _find(tx, key, lock=True)
         before = RequestStatus(request.status)
         after = next_status(before, action)  # INVALID_STATUS_CHANGE: nothing changes, nothing is sent
@@ -271,17 +254,11 @@ async def _change_status(
             )
         # The history is ordered by time: under the request's lock, each event is later than the one before
         # (even when two hosts' clocks disagree, or a test's clock stands still).
-        last = (
-            await tx.session.execute(
-                select(func.max(ConnectionRequestEvent.at)).where(
-                    ConnectionRequestEvent.request_id == request.id
-                )
-            )
-        ).scalar_one_or_none()
+        last = await tx.requests.last_event_at(request.id)
         at = now if last is None or now > _aware(last) else _aware(last) + timedelta(microseconds=1)
         request.status = after.value
         request.updated_at = at
-        tx.session.add(
+        await tx.requests.add_event(
             ConnectionRequestEvent(
                 request_id=request.id,
                 from_status=before.value,
@@ -291,7 +268,6 @@ async def _change_status(
                 at=at,
             )
         )
-        await tx.session.flush()
         result = Change(
             request={**record_of(request), "history": await _history(tx, request.id)},
             from_status=before.value,
@@ -318,7 +294,7 @@ def _aware(value: datetime) -> datetime:
 
 async def _letter(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     request: ConnectionRequest,
     *,
     kind: str,
@@ -331,7 +307,7 @@ async def _letter(
         name=name,
         address=full_address(request.address, request.flat),
         phone=format_phone(request.phone),
-        link=c.settings.public_url,
+        link=deps.settings.public_url,
         reason=reason or "",
     )
-    await queue_email(tx, c, to=request.email, kind=kind, subject=subject, text=text)
+    await queue_email(tx, deps, to=request.email, kind=kind, subject=subject, text=text)

@@ -1,18 +1,28 @@
-"""Sessions: an opaque random bearer token, stored as its SHA-256, with expiry and last use."""
+"""Sessions (SPEC §4): an opaque random bearer token, stored as its SHA-256, with expiry and last use — and
+signing out (`logout`, `logoutEverywhere`)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
-
+from eirc.domain import limits
 from eirc.security import new_token, token_digest
-from eirc.storage.db import UnitOfWork, UnitOfWorkFactory
+from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Session, User
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from eirc.services.deps import Deps
+
+log = logging.getLogger("eirc.sessions")
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+USER_AGENT_MAX_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -20,30 +30,6 @@ class IssuedSession:
     token: str  # shown once, to the client; never stored
     expires_at: datetime
     session_id: str
-
-
-def new_session(
-    *,
-    user_id: str,
-    now: datetime,
-    ttl_seconds: int,
-    client_ip: str | None = None,
-    user_agent: str | None = None,
-) -> tuple[IssuedSession, dict]:
-    """A new session: what the client gets, and the row's values (for a Core insert on a hot path)."""
-    token = new_token()
-    sid = token_digest(token)
-    expires = now + timedelta(seconds=ttl_seconds)
-    values = {
-        "id": sid,
-        "user_id": user_id,
-        "created_at": now,
-        "expires_at": expires,
-        "last_used_at": now,
-        "client_ip": client_ip,
-        "user_agent": (user_agent or "")[:300] or None,
-    }
-    return IssuedSession(token=token, expires_at=expires, session_id=sid), values
 
 
 async def create_session(
@@ -56,51 +42,68 @@ async def create_session(
     user_agent: str | None = None,
 ) -> IssuedSession:
     """A new session inside the caller's transaction."""
-    issued, values = new_session(
-        user_id=user_id, now=now, ttl_seconds=ttl_seconds, client_ip=client_ip, user_agent=user_agent
-    )
-    tx.session.add(Session(**values))
-    return issued
-
-
-async def resolve(uow: UnitOfWorkFactory, token: str | None, *, now: datetime) -> tuple[Session, User] | None:
-    """The live session and its user for a bearer token, or None (unknown, ended or expired)."""
-    if not token or len(token) > 512:
-        return None
+    token = new_token()
     sid = token_digest(token)
+    expires = now + timedelta(seconds=ttl_seconds)
+    await tx.sessions.add(
+        Session(
+            id=sid,
+            user_id=user_id,
+            created_at=now,
+            expires_at=expires,
+            last_used_at=now,
+            client_ip=client_ip,
+            user_agent=(user_agent or "")[:USER_AGENT_MAX_LENGTH] or None,
+        )
+    )
+    return IssuedSession(token=token, expires_at=expires, session_id=sid)
+
+
+def session_key(token: str | None) -> str | None:
+    """The stored key of a bearer token, or None for a token that cannot be one."""
+    if not token or len(token) > limits.TOKEN:
+        return None
+    return token_digest(token)
+
+
+async def resolve(
+    uow: Callable[[], UnitOfWork], token: str | None, *, now: datetime
+) -> tuple[Session, User] | None:
+    """The live session and its user for a bearer token, or None (unknown, ended or expired)."""
+    sid = session_key(token)
+    if sid is None:
+        return None
     async with uow() as tx:
-        row = (
-            await tx.session.execute(
-                select(Session, User)
-                .join(User, User.id == Session.user_id)
-                .where(Session.id == sid, Session.ended_at.is_(None), Session.expires_at > now)
-            )
-        ).one_or_none()
-        if row is None:
+        found = await tx.sessions.live_with_user(sid, now=now)
+        if found is None:
             return None
-        session, user = row
+        session, user = found
         if now - session.last_used_at >= LAST_USED_RESOLUTION:
-            await tx.session.execute(update(Session).where(Session.id == sid).values(last_used_at=now))
+            await tx.sessions.touch(sid, now=now)
             await tx.commit()
-        tx.session.expunge_all()  # stay readable after the block (its closing rollback would expire them)
+        tx.sessions.detach(session, user)
         return session, user
 
 
-async def end_session(tx: UnitOfWork, token: str, *, now: datetime) -> bool:
-    result = await tx.session.execute(
-        update(Session)
-        .where(Session.id == token_digest(token), Session.ended_at.is_(None))
-        .values(ended_at=now)
-    )
-    return bool(result.rowcount)
+async def logout(deps: Deps, *, token: str | None) -> bool:
+    """End the caller's session; False when there is no live session."""
+    sid = session_key(token)
+    if sid is None:
+        return False
+    async with deps.uow() as tx:
+        ended = await tx.sessions.end(sid, now=deps.clock.now())
+        await tx.commit()
+    return ended
 
 
-async def end_all_sessions(
-    tx: UnitOfWork, user_id: str, *, now: datetime, keep_session_id: str | None = None
-) -> int:
-    """End every live session of the user (except `keep_session_id`, the caller's own)."""
-    stmt = update(Session).where(Session.user_id == user_id, Session.ended_at.is_(None))
-    if keep_session_id:
-        stmt = stmt.where(Session.id != keep_session_id)
-    result = await tx.session.execute(stmt.values(ended_at=now))
-    return result.rowcount or 0
+async def logout_everywhere(deps: Deps, *, token: str | None) -> bool:
+    """End every live session of the caller's user; False when there is no live session."""
+    found = await resolve(deps.uow, token, now=deps.clock.now())
+    if found is None:
+        return False
+    _session, user = found
+    async with deps.uow() as tx:
+        ended = await tx.sessions.end_all(user.id, now=deps.clock.now())
+        await tx.commit()
+    log.info("signed out everywhere: user %s, %s sessions", user.id, ended)
+    return True

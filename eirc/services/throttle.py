@@ -1,6 +1,6 @@
 """Per-client-address throttling of the public mutations (SPEC §11; docs/hardening.md).
 
-One mechanism: a fixed-window database counter per (action, client address) — `storage.counters.hit`, one
+One mechanism: a fixed-window database counter per (action, client address) — `tx.counters.hit`, one
 atomic statement — so a limit holds however many gateway processes share the database. The count is
 committed in its own transaction *before* the work, so refused and failing calls count too.
 
@@ -16,10 +16,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from eirc.domain.errors import DomainError, ErrorCode
-from eirc.storage import counters
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.throttle")
 
@@ -29,7 +28,7 @@ def client_key(action: str, client_ip: str) -> str:
 
 
 async def throttle(
-    c: Container,
+    deps: Deps,
     *,
     action: str,
     client_ip: str | None,
@@ -41,9 +40,9 @@ async def throttle(
     the window. No client address (the command line) means no limit."""
     if not client_ip:
         return
-    async with c.uow() as tx:
-        window = await counters.hit(
-            tx.session, client_key(action, client_ip), now=c.clock.now(), window_seconds=window_seconds
+    async with deps.uow() as tx:
+        window = await tx.counters.hit(
+            client_key(action, client_ip), now=deps.clock.now(), window_seconds=window_seconds
         )
         await tx.commit()
     if window.count > limit:

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from eirc.domain.errors import DomainError, ErrorCode
-from eirc.services import signin
+from eirc.services import lockout, signin
 from eirc.services.profile import addresses_of
 from eirc.storage.tables import User
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 
 class UserNotFound(DomainError):
@@ -27,25 +27,25 @@ class UserNotFound(DomainError):
         super().__init__(ErrorCode.NOT_FOUND, None, message=f"no user for {what!r}")
 
 
-async def _by_login_or_id(c: Container, key: str, *, allow_id: bool) -> User:
+async def _by_login_or_id(deps: Deps, key: str, *, allow_id: bool) -> User:
     text = (key or "").strip()
     if not text:
         raise UserNotFound(key)
     parsed = signin.parse_login(text)
-    async with c.uow() as tx:
+    async with deps.uow() as tx:
         user = await signin.find_user_by_login(tx, parsed)
         if user is None and allow_id and parsed.kind == "invalid":
-            user = await tx.session.get(User, text)
+            user = await tx.users.get(text)
         if user is not None:
-            tx.session.expunge(user)
+            tx.users.detach(user)
     if user is None:
         raise UserNotFound(text)
     return user
 
 
-async def find_user(c: Container, login: str) -> dict[str, Any]:
+async def find_user(deps: Deps, login: str) -> dict[str, Any]:
     """The resident a login belongs to, as one short row."""
-    user = await _by_login_or_id(c, login, allow_id=False)
+    user = await _by_login_or_id(deps, login, allow_id=False)
     return {
         "id": user.id,
         "phone": user.phone,
@@ -58,14 +58,14 @@ async def find_user(c: Container, login: str) -> dict[str, Any]:
     }
 
 
-async def show_user(c: Container, key: str) -> dict[str, Any]:
+async def show_user(deps: Deps, key: str) -> dict[str, Any]:
     """Everything support may see of one resident (by id, or by login)."""
-    user = await _by_login_or_id(c, key, allow_id=True)
-    now = c.clock.now()
-    async with c.uow() as tx:
-        state = await signin.lock_state(tx, c, signin.user_subject(user.id))
-        addresses = await addresses_of(tx.session, user.id)
-        live = await signin.live_sessions(tx, user.id, now=now)
+    user = await _by_login_or_id(deps, key, allow_id=True)
+    now = deps.clock.now()
+    async with deps.uow() as tx:
+        state = await lockout.lock_state(tx, deps, lockout.user_subject(user.id))
+        addresses = await addresses_of(tx, user.id)
+        live = await tx.sessions.live_count(user.id, now=now)
     return {
         "id": user.id,
         "phone": user.phone,
@@ -102,12 +102,12 @@ class Unlocked:
     consecutive_failures: int
 
 
-async def unlock(c: Container, login: str) -> Unlocked:
+async def unlock(deps: Deps, login: str) -> Unlocked:
     """Lift the user's sign-in lock (and the NIST suspension) and forget their failed attempts."""
-    user = await _by_login_or_id(c, login, allow_id=True)
-    async with c.uow() as tx:
-        before = await signin.lock_state(tx, c, signin.user_subject(user.id))
-        await signin.clear_user_lockout(tx, user.id)
+    user = await _by_login_or_id(deps, login, allow_id=True)
+    async with deps.uow() as tx:
+        before = await lockout.lock_state(tx, deps, lockout.user_subject(user.id))
+        await lockout.clear_user(tx, user.id)
         await tx.commit()
     return Unlocked(
         user_id=user.id,

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.password import check_password, normalize_password
 from eirc.domain.personal import PersonalData, local_today, parse_personal_data
@@ -23,28 +20,18 @@ from eirc.services import accounts
 from eirc.services.email_confirmation import send_confirmation
 from eirc.services.profile import ProfileView, load_profile
 from eirc.storage.db import UnitOfWork
+from eirc.storage.repository import Conflict
 from eirc.storage.tables import User, UserAddress
 
 if TYPE_CHECKING:
-    from eirc.bootstrap import Container
+    from eirc.services.deps import Deps
 
 log = logging.getLogger("eirc.users")
 
 
-async def phone_taken(tx: UnitOfWork, phone: str) -> bool:
-    return (await tx.session.execute(select(User.id).where(User.phone == phone))).first() is not None
-
-
-async def email_taken(tx: UnitOfWork, email: str, *, except_user_id: str | None = None) -> bool:
-    stmt = select(User.id).where(User.email == email)
-    if except_user_id:
-        stmt = stmt.where(User.id != except_user_id)
-    return (await tx.session.execute(stmt)).first() is not None
-
-
 async def insert_user(
     tx: UnitOfWork,
-    c: Container,
+    deps: Deps,
     *,
     phone: str,
     personal: PersonalData,
@@ -54,10 +41,10 @@ async def insert_user(
     email_confirmed: bool = False,
 ) -> User:
     """A new user (and, with `account_number`, their primary address «Адрес 1») in the caller's tx."""
-    now = c.clock.now()
-    if await phone_taken(tx, phone):
+    now = deps.clock.now()
+    if await tx.users.phone_taken(phone):
         raise DomainError(ErrorCode.PHONE_TAKEN, "phone")
-    if await email_taken(tx, personal.email):
+    if await tx.users.email_taken(personal.email):
         raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
     user = User(
         phone=phone,
@@ -74,23 +61,15 @@ async def insert_user(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with tx.session.begin_nested():  # a racing twin: refuse cleanly, keep the transaction usable
-            tx.session.add(user)
-            await tx.session.flush()
-            if account_number:
-                tx.session.add(
-                    UserAddress(
-                        user_id=user.id,
-                        account_number=account_number,
-                        position=1,
-                        primary=True,
-                        created_at=now,
-                    )
-                )
-                await tx.session.flush()
-    except IntegrityError:
-        if await phone_taken(tx, phone):
+    first = (
+        UserAddress(user_id=user.id, account_number=account_number, position=1, primary=True, created_at=now)
+        if account_number
+        else None
+    )
+    try:  # a racing twin: refused cleanly, the transaction stays usable
+        await tx.users.add(user, first)
+    except Conflict:
+        if await tx.users.phone_taken(phone):
             raise DomainError(ErrorCode.PHONE_TAKEN, "phone") from None
         raise DomainError(ErrorCode.EMAIL_TAKEN, "email") from None
     return user
@@ -104,7 +83,7 @@ class AccountProof:
 
 
 async def create_user(
-    c: Container,
+    deps: Deps,
     *,
     phone: str,
     password: str,
@@ -140,7 +119,7 @@ async def create_user(
             birth_date=birth_date,
             email=email,
             email_notifications=email_notifications,
-            today=local_today(c.clock.now()),
+            today=local_today(deps.clock.now()),
         )
     except DomainErrors as exc:
         errors.extend(exc.errors)
@@ -151,13 +130,13 @@ async def create_user(
     if errors:
         raise DomainErrors(errors)
     assert personal is not None
-    password_hash = await c.hasher.hash(normalize_password(password))
-    async with c.uow() as tx:
+    password_hash = await deps.hasher.hash(normalize_password(password))
+    async with deps.uow() as tx:
         account_number = None
         if account is not None:
             proven = await accounts.prove_account(
                 tx,
-                c,
+                deps,
                 period=account.period,
                 account_number=account.account_number,
                 amount_due=account.amount_due,
@@ -166,7 +145,7 @@ async def create_user(
             account_number = proven.account_number
         user = await insert_user(
             tx,
-            c,
+            deps,
             phone=parsed_phone,
             personal=personal,
             password_hash=password_hash,
@@ -175,8 +154,8 @@ async def create_user(
             email_confirmed=email_confirmed,
         )
         if not email_confirmed:
-            await send_confirmation(tx, c, user=user)
-        profile = await load_profile(tx.session, user)
+            await send_confirmation(tx, deps, user=user)
+        profile = await load_profile(tx, user)
         await tx.commit()
     log.info("user %s created (%s) for %s", user.id, source, mask_phone(parsed_phone))
     return profile

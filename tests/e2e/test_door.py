@@ -14,8 +14,8 @@ import pytest
 from graphql import get_introspection_query
 
 from eirc.graphql import limits
-from eirc.http import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_QUERY_STRING_BYTES
 from eirc.storage.migrate import upgrade
+from eirc.web.guard import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_QUERY_STRING_BYTES
 from tests.e2e.signin_helpers import CountingVerify, make_user
 from tests.registration_kit import ME, SET_PASSWORD
 

@@ -144,7 +144,7 @@ async def test_with_the_default_body_limit_the_door_answers_413(container, http,
     monkeypatch.setattr(container.settings, "max_body_bytes", 64 * 1024)
     import httpx
 
-    from eirc.web import create_app
+    from eirc.web.app import create_app
 
     app = create_app(container)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))

@@ -70,7 +70,7 @@ async def _snapshot(c) -> tuple:
 
 
 def test_fuzzed_queries_and_mutations_never_break_the_door(tmp_path: Path) -> None:
-    from eirc.web import create_app
+    from eirc.web.app import create_app
 
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
     upgrade(url)

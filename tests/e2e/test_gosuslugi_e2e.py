@@ -213,7 +213,7 @@ async def test_long_codes_pass_the_argument_limit_but_not_beyond_it(gql: GraphQL
 # --- issuer unset -------------------------------------------------------------------------------------------
 @pytest.fixture
 async def disabled_http(container: Container, database_url: str):
-    from eirc.web import create_app
+    from eirc.web.app import create_app
 
     off = dataclasses.replace(container, settings=make_settings(database_url), extras={})
     transport = httpx.ASGITransport(app=create_app(off), client=("127.0.0.1", 50000))

@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from eirc.domain import texts
-from eirc.services.signin import MAX_CONSECUTIVE_FAILURES, lock_state, streak_key, user_subject
-from eirc.storage import counters
+from eirc.services.lockout import MAX_CONSECUTIVE_FAILURES, lock_state, streak_key, user_subject
 from tests.e2e.signin_helpers import (
     EMAIL,
     LOGIN,
@@ -187,9 +186,8 @@ async def test_nist_ceiling_suspends_password_sign_in(container, gql, clock):
     user = await user_by_phone(container)
     limit = container.settings.login_max_failures
     async with container.uow() as tx:  # rounds of failures and locks, up to one round below the ceiling
-        await counters.hit(
-            tx.session,
-            streak_key(user_subject(user.id)),
+        await tx.counters.hit(
+                streak_key(user_subject(user.id)),
             now=clock.now(),
             window_seconds=86400 * 365,
             amount=MAX_CONSECUTIVE_FAILURES - limit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eirc.domain import texts
-from eirc.services.signin import lock_state, user_subject
+from eirc.services.lockout import lock_state, user_subject
 from tests.e2e.signin_helpers import (
     ME,
     NEW_PASSWORD,

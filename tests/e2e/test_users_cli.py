@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from eirc.clock import FrozenClock
-from eirc.services import signin
+from eirc.services import lockout
 from eirc.storage.tables import User, UserAddress
 from tests.e2e.signin_helpers import ACCOUNT, EMAIL, FLOW_FIELDS, PASSWORD, PHONE, add_account, make_user
 
@@ -192,6 +192,6 @@ async def test_find_show_and_unlock(container, cli, gql):
     assert "unlocked" in unlocked.stdout
     assert (await login(gql, PHONE, PASSWORD))["errors"] == []
     async with container.uow() as tx:
-        state = await signin.lock_state(tx, container, signin.user_subject(user_id))
+        state = await lockout.lock_state(tx, container, lockout.user_subject(user_id))
     assert (state.failed_attempts, state.locked_until) == (0, None)
     assert cli("unlock", "nobody@example.com").returncode == 1

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from eirc.bootstrap import Container
 from eirc.domain import texts
 from eirc.services import connection_requests as service
+from eirc.storage.requests import ConnectionRequests
 from eirc.storage.tables import ConnectionRequest, ConnectionRequestEvent
 from tests.providers import CRM_PATH
 from tests.registration_kit import (
@@ -293,14 +294,14 @@ async def test_a_twin_that_wins_the_unique_flow_id_is_answered_cleanly(gql, cont
     await open_request(gql, flow_id)
     first = (await submit(gql, flow_id))["requestId"]
 
-    real = service._request_of_flow
+    real = ConnectionRequests.of_flow
     calls = {"n": 0}
 
-    async def blind_once(tx, key):
+    async def blind_once(self, key):
         calls["n"] += 1
-        return None if calls["n"] == 1 else await real(tx, key)
+        return None if calls["n"] == 1 else await real(self, key)
 
-    monkeypatch.setattr(service, "_request_of_flow", blind_once)
+    monkeypatch.setattr(ConnectionRequests, "of_flow", blind_once)
     monkeypatch.setattr(service.machine, "require_step", lambda *a, **k: None)  # past the DONE step
     monkeypatch.setattr(service.machine, "advance", lambda state, to, now: state)
     again = await submit(gql, flow_id)

@@ -52,15 +52,12 @@ async def test_me_is_one_query(gql, container):
     def record(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    engine = container.uow.engine.sync_engine  # the units of work
-    hot = container.uow.listeners  # the hot reads (storage.hot), on the driver itself
+    engine = container.uow.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
-    hot.append(lambda sql, _params: statements.append(sql))
     try:
         profile = await me(gql, ivan.token)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-        hot.clear()
     assert len(profile["addresses"]) == 3
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, statements

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from eirc.clock import FrozenClock
 from eirc.services import retention
+from eirc.storage.retention import RULES
 from eirc.storage.tables import (
     ConnectionRequest,
     Counter,
@@ -144,7 +145,7 @@ async def seed(container, clock) -> dict[str, set[str]]:
 
 
 async def keys_of(container, table: str) -> set[str]:
-    rule = next(r for r in retention.RULES if r.table == table)
+    rule = RULES[table]
     async with container.uow() as tx:
         return set((await tx.session.execute(select(rule.key))).scalars().all())
 

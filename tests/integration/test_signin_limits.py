@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from eirc.domain.errors import DomainError, ErrorCode
-from eirc.services import signin
+from eirc.services import lockout, signin
 from tests.e2e.signin_helpers import PASSWORD, PHONE, CountingVerify, make_user, user_by_phone
 
 
@@ -36,7 +36,7 @@ async def test_concurrent_attempts_check_at_most_the_attempts_left(container, mo
     assert await _attempt(container, PASSWORD) == ErrorCode.LOGIN_LOCKED
     user = await user_by_phone(container)
     async with container.uow() as tx:
-        state = await signin.lock_state(tx, container, signin.user_subject(user.id))
+        state = await lockout.lock_state(tx, container, lockout.user_subject(user.id))
     assert state.locked_until is not None
     assert state.consecutive_failures == limit
 
@@ -48,7 +48,7 @@ async def test_a_success_clears_the_counters(container, clock):
     assert await _attempt(container, PASSWORD) == "OK"
     user = await user_by_phone(container)
     async with container.uow() as tx:
-        state = await signin.lock_state(tx, container, signin.user_subject(user.id))
+        state = await lockout.lock_state(tx, container, lockout.user_subject(user.id))
     assert (state.failed_attempts, state.consecutive_failures, state.locked_until) == (0, 0, None)
 
 
@@ -70,14 +70,14 @@ async def test_never_more_than_100_consecutive_failures(container, clock, monkey
         for _ in range(container.settings.login_max_failures + 1):
             results.append(await _attempt(container, "Wrong1x"))
         clock.advance(container.settings.login_lockout_seconds + 1)
-    assert counting.calls == signin.MAX_CONSECUTIVE_FAILURES
-    assert results.count(ErrorCode.INVALID_CREDENTIALS) == signin.MAX_CONSECUTIVE_FAILURES
+    assert counting.calls == lockout.MAX_CONSECUTIVE_FAILURES
+    assert results.count(ErrorCode.INVALID_CREDENTIALS) == lockout.MAX_CONSECUTIVE_FAILURES
     assert await _attempt(container, PASSWORD) == ErrorCode.LOGIN_LOCKED
     user = await user_by_phone(container)
     async with container.uow() as tx:
-        state = await signin.lock_state(tx, container, signin.user_subject(user.id))
-        assert state.suspended and state.consecutive_failures == signin.MAX_CONSECUTIVE_FAILURES
-        await signin.clear_user_lockout(tx, user.id)  # what an SMS reset or `eirc users unlock` does
+        state = await lockout.lock_state(tx, container, lockout.user_subject(user.id))
+        assert state.suspended and state.consecutive_failures == lockout.MAX_CONSECUTIVE_FAILURES
+        await lockout.clear_user(tx, user.id)  # what an SMS reset or `eirc users unlock` does
         await tx.commit()
     assert await _attempt(container, PASSWORD) == "OK"
 
@@ -93,46 +93,8 @@ async def test_the_streak_counts_across_lock_periods(container, clock):
         clock.advance(container.settings.login_lockout_seconds + 1)
     user = await user_by_phone(container)
     async with container.uow() as tx:
-        state = await signin.lock_state(tx, container, signin.user_subject(user.id))
+        state = await lockout.lock_state(tx, container, lockout.user_subject(user.id))
     assert state.consecutive_failures == 3 * limit
-
-
-async def test_postgresql_signs_in_with_one_statement_before_the_hash_and_one_after(container, backend):
-    """On PostgreSQL each statement is a round trip: the attempt is one (the user, the client's counter and
-    the subject's) and the success one more (the session and the failures cleared). SQLite runs the same
-    work as four statements in the process."""
-    await make_user(container)
-    told: list[str] = []
-
-    def listener(sql, params):
-        told.append(sql)
-
-    container.uow.listeners.append(listener)
-    try:
-        await signin.login(
-            container, login=PHONE, password=PASSWORD, client_ip="10.0.0.2", with_profile=False
-        )
-        signed_in = list(told)
-        told.clear()
-        with pytest.raises(DomainError):
-            await signin.login(
-                container, login=PHONE, password="Wrong1x", client_ip="10.0.0.2", with_profile=False
-            )
-        failed = list(told)
-    finally:
-        container.uow.listeners.remove(listener)
-    if backend == "postgresql":
-        assert len(signed_in) == 2 and signed_in[0].startswith("WITH u AS") and "user_session" in signed_in[1]
-        assert len(failed) == 1  # a failure below the limit adds nothing to the reservation
-    else:
-        assert len(signed_in) == 4 and len(failed) == 2
-    user = await user_by_phone(container)
-    async with container.uow() as tx:
-        state = await signin.lock_state(tx, container, signin.user_subject(user.id))
-        assert (
-            state.failed_attempts == 1
-            and await signin.live_sessions(tx, user.id, now=container.clock.now()) == 1
-        )
 
 
 async def test_a_throttled_client_leaves_the_subject_untouched(container, monkeypatch):
@@ -146,4 +108,4 @@ async def test_a_throttled_client_leaves_the_subject_untouched(container, monkey
         assert await _attempt(container, "Wrong1x", login=login) == ErrorCode.RATE_LIMITED
     user = await user_by_phone(container)
     async with container.uow() as tx:
-        assert (await signin.lock_state(tx, container, signin.user_subject(user.id))).failed_attempts == 1
+        assert (await lockout.lock_state(tx, container, lockout.user_subject(user.id))).failed_attempts == 1

@@ -20,7 +20,7 @@ from eirc.domain import texts
 from eirc.domain.errors import DomainError
 from eirc.services.email_confirmation import confirm_email
 
-log = logging.getLogger("eirc.pages")
+log = logging.getLogger("eirc.web.confirm_email")
 
 _HEADERS = {
     "Cache-Control": "no-store",

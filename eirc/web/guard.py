@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eirc.requestid import new_request_id, reset_request_id, set_request_id
 
-log = logging.getLogger("eirc.http")
+log = logging.getLogger("eirc.web.guard")
 
 MAX_BODY_BYTES = 64 * 1024
 # Headers and the query string are limited here too, whichever HTTP parser uvicorn runs (httptools, the

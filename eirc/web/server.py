@@ -16,7 +16,7 @@ from uvicorn.supervisors import multiprocess
 from eirc.bootstrap import GATEWAY_PROCESSES_ENV
 from eirc.settings import get_settings
 
-log = logging.getLogger("eirc.server")
+log = logging.getLogger("eirc.web.server")
 
 _WORKER_ENV = "EIRC_SERVE_RUN_WORKER"
 # The request line and headers together (h11 only; with httptools the RequestGuard's limits apply).
@@ -26,14 +26,15 @@ MAX_HEAD_BYTES = 64 * 1024
 def app_factory() -> Starlette:
     """Called by uvicorn in every gateway process."""
     from eirc.logs import configure_logging
-    from eirc.web import create_app
+    from eirc.web.app import create_app
 
     configure_logging(get_settings())
     background = []
-    if os.environ.get(_WORKER_ENV, "1") == "1":
+    if os.environ.get(_WORKER_ENV, "1") == "1":  # the delivery worker, and retention beside it
         from eirc.delivery.worker import run_in_process
+        from eirc.services.retention import run_periodically
 
-        background.append(run_in_process)
+        background += [run_in_process, run_periodically]
     app = create_app(background=background)
     # What start-up built (modules, the schema, the engines) lives as long as the process: moved out of the
     # collector's reach, a full collection walks only what requests allocate. A collection that walks it
@@ -56,7 +57,7 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
     # The gateway processes share the CPUs: each sizes its password-hashing pool accordingly (bootstrap).
     os.environ[GATEWAY_PROCESSES_ENV] = str(max(1, workers))
     config = uvicorn.Config(
-        "eirc.server:app_factory",
+        "eirc.web.server:app_factory",
         factory=True,
         host=host,
         port=port,

@@ -18,14 +18,14 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from eirc.bootstrap import Container, build_container
-from eirc.gosuslugi_pages import gosuslugi_routes
 from eirc.graphql.context import Context, bearer_of, client_ip_of
 from eirc.graphql.schema import schema as default_schema
-from eirc.http import RequestGuard
-from eirc.pages import confirm_email_routes
 from eirc.requestid import install_record_factory
+from eirc.web.confirm_email import confirm_email_routes
+from eirc.web.gosuslugi import gosuslugi_routes
+from eirc.web.guard import RequestGuard
 
-log = logging.getLogger("eirc.web")
+log = logging.getLogger("eirc.web.app")
 
 BackgroundTask = Callable[[Container, asyncio.Event], Awaitable[None]]
 

@@ -28,10 +28,10 @@ from eirc.bootstrap import Container
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.graphql.context import client_ip_of
-from eirc.pages import page
 from eirc.services import gosuslugi
+from eirc.web.confirm_email import page
 
-log = logging.getLogger("eirc.pages")
+log = logging.getLogger("eirc.web.confirm_email")
 
 COOKIE = "eirc_gosuslugi_state"
 COOKIE_PATH = "/auth/gosuslugi"
