@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, model_validator
@@ -79,6 +80,27 @@ class Settings(BaseSettings):
     oidc_state_ttl_seconds: int = 600  # a Госуслуги sign-in must come back within this (state, nonce, PKCE)
     oidc_timeout_seconds: float = 10  # each call to the provider (discovery, keys, token)
     oidc_discovery_ttl_seconds: int = 3600  # the provider's discovery document and keys are cached this long
+
+    # Госуслуги directly: ЕСИА's protocol with GOST signatures (eirc/identity/esia.py, docs/gosuslugi.md).
+    # EIRC_ESIA_URL or EIRC_OIDC_ISSUER, never both (refused at start-up).
+    # https://esia.gosuslugi.ru, or the test environment https://esia-portal1.test.gosuslugi.ru
+    esia_url: str | None = None
+    esia_client_id: str | None = None  # the system's mnemonic on ЕСИА's technology portal
+    esia_key_file: str | None = None  # the system's GOST R 34.10-2012 256-bit key: unencrypted PKCS#8 PEM
+    esia_cert_file: str | None = None  # the system's certificate (PEM or DER), as registered on the portal
+    # ЕСИА's certificate(s) its tokens are verified with: comma-separated paths, each file one or more PEM
+    # certificates (a bundle; or bare «PUBLIC KEY»s) — several while ЕСИА rotates its key.
+    esia_token_cert_file: str | None = None
+    esia_scope: str = "openid fullname birthdate mobile email"
+    # The `iss` accepted in ЕСИА's tokens, comma-separated; unset → `http://<host of EIRC_ESIA_URL>/` and
+    # ЕСИА's documented `http://esia.gosuslugi.ru/`.
+    esia_issuer: str | None = None
+    # who signs client_secret: the key file in-process, OpenSSL's GOST engine, or a signing service
+    esia_signer: Literal["file", "openssl", "http"] = "file"
+    esia_signer_url: str | None = None  # EIRC_ESIA_SIGNER=http: the signing service
+    esia_signer_token: str | None = None  # EIRC_ESIA_SIGNER=http: its bearer token (optional)
+    esia_openssl: str = "openssl"  # EIRC_ESIA_SIGNER=openssl: the binary (with the GOST engine)
+    esia_timeout_seconds: float = Field(10, gt=0)  # each call to ЕСИА and to the signer
 
     code_length: int = Field(4, ge=4, le=10)
     code_ttl_seconds: int = 300
@@ -209,6 +231,30 @@ class Settings(BaseSettings):
             return SMS_GATEWAY_HOSTS[gateway]
         parts = urlsplit(self.sms_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+    @model_validator(mode="after")
+    def _one_gosuslugi_protocol(self) -> Settings:
+        if self.esia_url and self.oidc_issuer:
+            raise ConfigurationError(
+                "EIRC_ESIA_URL and EIRC_OIDC_ISSUER are both set: Госуслуги is reached either directly (ЕСИА) or "
+                "through an OpenID Connect provider, not both — unset one of them"
+            )
+        if self.esia_url:
+            if urlsplit(self.esia_url).scheme not in ("http", "https") or not urlsplit(self.esia_url).netloc:
+                raise ConfigurationError("EIRC_ESIA_URL: not an http(s) URL")
+            needed = {
+                "EIRC_ESIA_CLIENT_ID": self.esia_client_id,
+                "EIRC_ESIA_CERT_FILE": self.esia_cert_file,
+                "EIRC_ESIA_TOKEN_CERT_FILE": self.esia_token_cert_file,
+            }
+            if self.esia_signer == "http":
+                needed["EIRC_ESIA_SIGNER_URL"] = self.esia_signer_url
+            else:
+                needed["EIRC_ESIA_KEY_FILE"] = self.esia_key_file
+            missing = [name for name, value in needed.items() if not value]
+            if missing:
+                raise ConfigurationError(f"EIRC_ESIA_URL is set, {', '.join(missing)} not: ЕСИА needs them")
+        return self
 
     @property
     def async_database_url(self) -> str:

@@ -11,6 +11,7 @@ import typer
 
 from eirc.cli import billing as billing_cli
 from eirc.cli import deliveries as deliveries_cli
+from eirc.cli import gosuslugi as gosuslugi_cli
 from eirc.cli import requests as requests_cli
 from eirc.cli import sms as sms_cli
 from eirc.cli import users as users_cli
@@ -39,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 app.add_typer(billing_cli.app, name="billing")
 app.add_typer(deliveries_cli.app, name="deliveries")
+app.add_typer(gosuslugi_cli.app, name="gosuslugi")
 app.add_typer(requests_cli.app, name="requests")
 app.add_typer(sms_cli.app, name="sms")
 app.add_typer(users_cli.app, name="users")

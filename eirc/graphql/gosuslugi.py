@@ -1,5 +1,5 @@
 """«Вход через портал Госуслуги» (CONTRACT §3: gosuslugiStart, gosuslugiComplete) — thin: the rules are in
-services.gosuslugi, the protocol in eirc.oidc; docs/gosuslugi.md says how a frontend uses them.
+services.gosuslugi, the protocols in eirc.identity; docs/gosuslugi.md says how a frontend uses them.
 """
 
 from __future__ import annotations

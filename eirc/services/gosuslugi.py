@@ -1,18 +1,20 @@
 """«Вход через портал Госуслуги» (SPEC §9; docs/gosuslugi.md): sign in, link a profile, or start a
 registration with what the provider vouches for.
 
-`start` → the provider's authorize URL. `state`, `nonce` and the PKCE verifier are fresh random secrets
-(32 bytes each), single-use, living `oidc_state_ttl_seconds`; the `oidc_state` row keeps the SHA-256 of the
-state and of the nonce and the verifier encrypted with the secret key (it must be sent back once), and —
-when a signed-in resident started it — the user to link.
+`start` → the provider's authorize URL. `state` (32 random bytes; a UUID for ЕСИА), `nonce` and the PKCE
+verifier are fresh random secrets (ЕСИА uses neither of the last two), single-use, living
+`oidc_state_ttl_seconds`; the `oidc_state` row keeps the SHA-256 of the state and of the nonce and the
+verifier encrypted with the secret key (it must be sent back once), and — when a signed-in resident started
+it — the user to link.
 
 `complete(code, state)`:
 1. the state is claimed atomically (`UPDATE … WHERE used_at IS NULL AND expires_at > now`, its verifier wiped
    in the same statement) before anything else: unknown, used or expired → ``INVALID_TOKEN`` (field
    ``state``), and a replay is refused even while the first attempt is still running;
-2. the code is exchanged with the verifier and the ID token checked (eirc.oidc): provider down or answering
-   garbage → ``GOSUSLUGI_UNAVAILABLE``; the code refused or the token failing a check → ``INVALID_TOKEN``
-   (field ``code``);
+2. the code is exchanged and what comes back checked by the configured provider (eirc.identity: ЕСИА, or a
+   generic OpenID Connect provider with the verifier and nonce): provider down or answering garbage →
+   ``GOSUSLUGI_UNAVAILABLE``; the code refused or a token failing a check → ``INVALID_TOKEN`` (field
+   ``code``);
 3. then, by who the person is:
    - a linking state (started with a session) → the provider identity is linked to that profile — only
      when the same resident completes it (``NOT_AUTHENTICATED`` without the session); one identity per
@@ -44,7 +46,7 @@ from eirc.domain.flows import FlowKind, FlowStep
 from eirc.domain.names import clean_optional
 from eirc.domain.personal import check_birth_date, local_today
 from eirc.domain.phone import mask_phone, parse_phone
-from eirc.oidc import OidcClient, OidcRejected, OidcUnavailable
+from eirc.identity import Identity, IdentityProvider, IdentityRejected, IdentityUnavailable, build_provider
 from eirc.security import new_token, token_digest
 from eirc.services import sessions
 from eirc.services.flows import FlowView, create_flow, view_of
@@ -56,6 +58,7 @@ from eirc.storage.tables import Consent, OidcState, User
 
 if TYPE_CHECKING:
     from eirc.services.deps import Deps
+    from eirc.settings import Settings
 
 log = logging.getLogger("eirc.gosuslugi")
 
@@ -72,25 +75,23 @@ def unavailable() -> DomainError:
     return DomainError(ErrorCode.GOSUSLUGI_UNAVAILABLE)
 
 
-def provider(deps: Deps) -> OidcClient:
-    """The configured provider (one per container: it caches discovery and keys), or GOSUSLUGI_UNAVAILABLE."""
-    s = deps.settings
-    if not s.oidc_issuer:
-        raise unavailable()
-    if not s.oidc_client_id:
-        log.error("EIRC_OIDC_ISSUER is set but EIRC_OIDC_CLIENT_ID is not: Госуслуги sign-in is off")
-        raise unavailable()
+def redirect_uri(settings: Settings) -> str:
+    """The redirect URI registered at the provider (ЕСИА's technology portal, or the OIDC provider)."""
+    return settings.public_url.rstrip("/") + CALLBACK_PATH
+
+
+def provider(deps: Deps) -> IdentityProvider:
+    """The configured provider, ЕСИА or OpenID Connect (one per container: it caches discovery, keys and
+    certificates), or GOSUSLUGI_UNAVAILABLE."""
     client = deps.extras.get(_CLIENT_KEY)
     if client is None:
-        client = OidcClient(
-            issuer=s.oidc_issuer,
-            client_id=s.oidc_client_id,
-            client_secret=s.oidc_client_secret,
-            redirect_uri=s.public_url.rstrip("/") + CALLBACK_PATH,
-            clock=deps.clock,
-            timeout=s.oidc_timeout_seconds,
-            discovery_ttl_seconds=s.oidc_discovery_ttl_seconds,
-        )
+        try:
+            client = build_provider(deps.settings, deps.clock, redirect_uri=redirect_uri(deps.settings))
+        except IdentityUnavailable as exc:
+            log.error("Госуслуги sign-in is off: %s", exc)
+            raise unavailable() from None
+        if client is None:
+            raise unavailable()
         deps.extras[_CLIENT_KEY] = client
     return client
 
@@ -110,10 +111,10 @@ async def start(deps: Deps, *, user_id: str | None, client_ip: str | None) -> St
         deps, action="oidc:start", client_ip=client_ip, limit=STARTS_PER_CLIENT_PER_HOUR, window_seconds=3600
     )
 
-    state, nonce, verifier = new_token(), new_token(), new_token()  # verifier: 43 chars, RFC 7636 §4.1
+    state, nonce, verifier = client.new_state(), new_token(), new_token()  # verifier: 43 chars, RFC 7636 §4.1
     try:
         url = await client.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
-    except OidcUnavailable as exc:
+    except IdentityUnavailable as exc:
         log.warning("Госуслуги unavailable at start: %s", exc)
         raise unavailable() from None
 
@@ -203,18 +204,18 @@ async def complete(
             raise _state_invalid()
 
     try:
-        claims = await client.identity(
+        identity = await client.complete(
             code=code, code_verifier=claimed.verifier, nonce_digest=claimed.nonce_hash
         )
-    except OidcUnavailable as exc:
+    except IdentityUnavailable as exc:
         log.warning("Госуслуги unavailable at completion: %s", exc)
         raise unavailable() from None
-    except OidcRejected as exc:
+    except IdentityRejected as exc:
         log.warning("Госуслуги sign-in refused: %s", exc)
         raise _login_failed() from None
-    person = person_from_claims(claims, today=local_today(deps.clock.now()))
+    person = person_from_identity(identity, today=local_today(deps.clock.now()))
     if person is None:
-        log.warning("Госуслуги sign-in refused: the ID token has no usable sub")
+        log.warning("Госуслуги sign-in refused: the provider's subject is not usable")
         raise _login_failed()
 
     if claimed.user_id is not None:
@@ -248,49 +249,52 @@ async def abandon(deps: Deps, *, state: str) -> None:
         pass
 
 
-def person_from_claims(claims: dict[str, Any], *, today: date) -> ProviderPerson | None:
-    """The person of the (verified) claims; None without a usable `sub`. Each other claim is optional: one
-    that is missing or does not pass our own rules (phone, e-mail, name length, dates) is left out."""
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or not sub.isprintable():
-        return None  # a claim is input like any other: one the database cannot store identifies nobody
+def person_from_identity(identity: Identity, *, today: date) -> ProviderPerson | None:
+    """The person the provider describes, by our own rules; None without a usable subject. Each other field is
+    optional: one that is missing or does not pass our rules (phone, e-mail, name length, dates, control
+    characters) is left out."""
+    sub = identity.subject
+    if (
+        not isinstance(sub, str)
+        or not sub.strip()
+        or len(sub) > MAX_SUB_LENGTH
+        or not sub.isprintable()  # NUL, lone surrogates, bidirectional controls: a subject identifies nobody
+    ):
+        return None
 
-    def name(claim: str, field: str) -> str | None:
-        value = claims.get(claim)
-        if not isinstance(value, str):
-            return None
+    def name(value: str | None, field: str) -> str | None:
         try:
             return clean_optional(value, field)
         except DomainError:
             return None
 
     phone = None
-    if isinstance(claims.get("phone_number"), str):
+    if identity.phone is not None:
         try:
-            phone = parse_phone(claims["phone_number"])
+            phone = parse_phone(identity.phone)
         except DomainError:
             phone = None
     email = None
-    if isinstance(claims.get("email"), str):
+    if identity.email is not None:
         try:
-            email = parse_email(claims["email"])
+            email = parse_email(identity.email)
         except DomainError:
             email = None
     birth = None
-    if isinstance(claims.get("birthdate"), str):
+    if identity.birth_date is not None:
         try:
-            birth = check_birth_date(date.fromisoformat(claims["birthdate"]), today)
-        except (ValueError, DomainError):
+            birth = check_birth_date(identity.birth_date, today)
+        except DomainError:
             birth = None
     return ProviderPerson(
         sub=sub,
         phone=phone,
-        phone_verified=claims.get("phone_number_verified") is True,
-        last_name=name("family_name", "lastName"),
-        first_name=name("given_name", "firstName"),
-        middle_name=name("middle_name", "middleName"),
+        phone_verified=identity.phone_verified,
+        last_name=name(identity.last_name, "lastName"),
+        first_name=name(identity.first_name, "firstName"),
+        middle_name=name(identity.middle_name, "middleName"),
         email=email,
-        email_verified=claims.get("email_verified") is True,
+        email_verified=identity.email_verified,
         birth_date=birth,
     )
 

@@ -18,7 +18,7 @@ from eirc.bootstrap import Container
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.flows import FlowKind, FlowStep
-from eirc.oidc import OidcClient
+from eirc.identity.oidc import OidcClient
 from eirc.security import token_digest
 from eirc.services import gosuslugi, sessions
 from eirc.storage.tables import Consent, Delivery, Flow, OidcState, User

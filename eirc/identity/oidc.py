@@ -1,5 +1,7 @@
-"""The OpenID Connect client behind «Вход через портал Госуслуги» (SPEC §9) — an outgoing provider, like
-the SMS gateway: it knows HTTP and the protocol, nothing of users, flows or the database.
+"""The generic OpenID Connect client behind «Вход через портал Госуслуги» (SPEC §9: for an operator who puts
+a broker in front of ЕСИА) — an outgoing provider, like the SMS gateway: it knows HTTP and the protocol,
+nothing of users, flows or the database. It is one of the two `eirc.identity.provider.IdentityProvider`s
+(the other is ЕСИА itself, `eirc.identity.esia`).
 
 Everything protocol-shaped is authlib's: `AsyncOAuth2Client` builds the authorization URL (PKCE S256 from
 the verifier it is given) and exchanges the code (client authentication as the provider's discovery
@@ -14,6 +16,9 @@ and its claims by authlib's `CodeIDToken` (iss, aud, exp, iat, azp, at_hash) wit
   hammer the provider.
 - Only asymmetric signatures are accepted (RS*/PS*/ES*/EdDSA, intersected with what the provider
   announces): never ``none``, never an HMAC keyed with the client secret.
+- The verified claims become an `Identity`: `sub`, `phone_number` (+ `phone_number_verified`),
+  `family_name`, `given_name`, `middle_name`, `birthdate` (ISO 8601), `email` (+ `email_verified`); a
+  claim of the wrong type is left out.
 - Failures are two exceptions: `OidcUnavailable` (not configured, unreachable, 5xx, an answer that is not
   what the protocol says, our credentials refused — nothing the resident can fix) and `OidcRejected`
   (the code was refused as ``invalid_grant``, or the ID token failed a check — this attempt is void).
@@ -27,7 +32,7 @@ import hmac
 import logging
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +45,8 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from eirc.clock import Clock
-from eirc.security import token_digest
+from eirc.identity.provider import Identity, IdentityRejected, IdentityUnavailable
+from eirc.security import new_token, token_digest
 
 with warnings.catch_warnings():
     # authlib prefers the `httpx2` fork and falls back to httpx (which eirc uses everywhere) with a warning.
@@ -75,11 +81,11 @@ KEYS_REFETCH_SECONDS = 60  # an unknown `kid` refetches the JWKS at most this of
 USERINFO_CLAIMS = ("phone_number", "family_name", "given_name", "email")
 
 
-class OidcUnavailable(Exception):
+class OidcUnavailable(IdentityUnavailable):
     """The provider cannot be used now (not configured, down, answering garbage, refusing our client)."""
 
 
-class OidcRejected(Exception):
+class OidcRejected(IdentityRejected):
     """This sign-in is void: the code was refused or the ID token failed a check."""
 
 
@@ -112,6 +118,8 @@ def _http_url(value: Any) -> bool:
 
 class OidcClient:
     """One configured provider. Shared by the requests of a process (it caches discovery and keys)."""
+
+    name = "oidc"
 
     def __init__(
         self,
@@ -249,6 +257,9 @@ class OidcClient:
         return cache.keys
 
     # --- the code flow ------------------------------------------------------------------------------------------
+    def new_state(self) -> str:
+        return new_token()
+
     async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
         """The provider's authorize URL: response_type=code, scope, state, nonce, PKCE S256."""
         metadata = await self.metadata()
@@ -258,7 +269,13 @@ class OidcClient:
             )
         return url
 
-    async def identity(self, *, code: str, code_verifier: str, nonce_digest: str) -> dict[str, Any]:
+    async def complete(self, *, code: str, code_verifier: str, nonce_digest: str) -> Identity:
+        """Exchange the code, verify the ID token, and return the person its claims describe."""
+        return identity_from_claims(
+            await self.claims(code=code, code_verifier=code_verifier, nonce_digest=nonce_digest)
+        )
+
+    async def claims(self, *, code: str, code_verifier: str, nonce_digest: str) -> dict[str, Any]:
         """Exchange the code, verify the ID token, and return its claims (completed from the userinfo
         endpoint when the ID token does not carry the profile claims)."""
         metadata = await self.metadata()
@@ -348,6 +365,54 @@ class OidcClient:
                 log.warning("OIDC userinfo is not plain JSON: ignored")
                 return {}
         return document if isinstance(document, dict) else {}
+
+    async def check(self) -> dict[str, Any]:
+        """`eirc gosuslugi check`: discovery read and checked, the keys fetched, a sample authorization URL."""
+        metadata = await self.metadata()
+        keys = await self._keys(metadata)
+        url = await self.authorization_url(state=new_token(), nonce=new_token(), code_verifier=new_token())
+        return {
+            "protocol": "OpenID Connect",
+            "issuer": metadata.issuer,
+            "client_id": self.client_id,
+            "authorization_endpoint": metadata.authorization_endpoint,
+            "token_endpoint": metadata.token_endpoint,
+            "userinfo_endpoint": metadata.userinfo_endpoint,
+            "client_authentication": metadata.token_auth_method,
+            "id_token_algorithms": ", ".join(metadata.algorithms),
+            "keys": len(keys.keys),
+            "redirect_uri": self.redirect_uri,
+            "authorization_url": url,
+        }
+
+
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
+    """The person of verified claims (OpenID Connect Core §5.1); a claim of the wrong type is left out."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str):
+        raise OidcRejected("ID token: sub is not a string")
+
+    def text(name: str) -> str | None:
+        value = claims.get(name)
+        return value if isinstance(value, str) else None
+
+    birth = None
+    if (value := text("birthdate")) is not None:
+        try:
+            birth = date.fromisoformat(value)
+        except ValueError:
+            birth = None
+    return Identity(
+        subject=sub,
+        phone=text("phone_number"),
+        phone_verified=claims.get("phone_number_verified") is True,
+        last_name=text("family_name"),
+        first_name=text("given_name"),
+        middle_name=text("middle_name"),
+        birth_date=birth,
+        email=text("email"),
+        email_verified=claims.get("email_verified") is True,
+    )
 
 
 def _status(exc: Exception) -> str:
