@@ -25,7 +25,8 @@ class Container:
     secrets: Secrets
     # Set after each commit that may have queued a delivery; the in-process worker waits on it.
     delivery_wakeup: asyncio.Event | None = None
-    extras: dict = field(default_factory=dict)
+    # Long-lived clients of outside systems, built once per container (the Госуслуги provider caches keys).
+    clients: dict = field(default_factory=dict)
 
     def wake_deliveries(self) -> None:
         if self.delivery_wakeup is not None:

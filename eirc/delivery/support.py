@@ -12,17 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-
 from eirc.delivery.outbox import CHANNELS, has_placeholder
 from eirc.delivery.worker import make_due_now, mask_recipient
 from eirc.storage.db import UnitOfWorkFactory
-from eirc.storage.tables import Delivery
 
 STATUSES = ("pending", "sent", "dead")
 ID_PREFIX_MIN = 6
 _HEX = frozenset("0123456789abcdef")
-_t = Delivery.__table__  # type: ignore[attr-defined]
 
 
 class ReplayRefused(Exception):
@@ -91,25 +87,6 @@ def _view(row: Any) -> DeliveryView:
     )
 
 
-_VIEW_COLUMNS = (
-    _t.c.id,
-    _t.c.channel,
-    _t.c.kind,
-    _t.c.recipient,
-    _t.c.status,
-    _t.c.attempts,
-    _t.c.next_attempt_at,
-    _t.c.last_error,
-    _t.c.created_at,
-    _t.c.sent_at,
-    _t.c.expires_at,
-    _t.c.idempotency_key,
-    _t.c.gateway,
-    _t.c.gateway_message_id,
-    _t.c.ask_status_first,
-)
-
-
 async def list_deliveries(
     uow: UnitOfWorkFactory,
     *,
@@ -122,19 +99,14 @@ async def list_deliveries(
         raise ValueError(f"unknown status {status!r}")
     if channel is not None and channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    query = select(*_VIEW_COLUMNS).order_by(_t.c.created_at.desc(), _t.c.id).limit(max(1, limit))
-    if status:
-        query = query.where(_t.c.status == status)
-    if channel:
-        query = query.where(_t.c.channel == channel)
     async with uow() as tx:
-        rows = (await tx.session.execute(query)).all()
+        rows = await tx.deliveries.newest(status=status, channel=channel, limit=limit)
     return [_view(r) for r in rows]
 
 
 async def get_delivery(uow: UnitOfWorkFactory, delivery_id: str) -> DeliveryView | None:
     async with uow() as tx:
-        row = (await tx.session.execute(select(*_VIEW_COLUMNS).where(_t.c.id == delivery_id))).one_or_none()
+        row = await tx.deliveries.view(delivery_id)
     return _view(row) if row else None
 
 
@@ -151,15 +123,7 @@ async def find_delivery(uow: UnitOfWorkFactory, key: str) -> DeliveryView:
             f"no delivery with id {key!r} (give the id, or at least {ID_PREFIX_MIN} of its first characters)"
         )
     async with uow() as tx:
-        ids = (
-            (
-                await tx.session.execute(
-                    select(_t.c.id).where(_t.c.id.startswith(text, autoescape=True)).limit(2)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        ids = await tx.deliveries.ids_starting_with(text, limit=2)
     if len(ids) > 1:
         raise DeliveryNotFound(f"{key!r} matches several deliveries: give more of the id")
     if not ids:
@@ -182,13 +146,7 @@ async def replay(
     if len(delivery_id.strip()) != 32:  # a prefix (ids are 32 hex characters)
         delivery_id = (await find_delivery(uow, delivery_id)).id
     async with uow() as tx:
-        row = (
-            await tx.session.execute(
-                select(_t.c.id, _t.c.status, _t.c.channel, _t.c.payload, _t.c.secret_enc).where(
-                    _t.c.id == delivery_id
-                )
-            )
-        ).one_or_none()
+        row = await tx.deliveries.replayable(delivery_id)
         if row is None:
             raise ReplayRefused(f"no delivery with id {delivery_id}")
         if row.status == "pending":
@@ -200,22 +158,10 @@ async def replay(
                 f"{'sent' if row.status == 'sent' else 'given up'}; it cannot be replayed — "
                 "the resident must request a new one"
             )
-        result = await tx.session.execute(
-            update(_t)
-            .where(_t.c.id == delivery_id, _t.c.status == row.status)
-            .values(
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                claimed_by=None,
-                claimed_until=None,
-                sent_at=None,
-                last_error=None,
-                ask_status_first=False,
-                expires_at=now + timedelta(seconds=max_age_seconds),
-            )
+        requeued = await tx.deliveries.requeue(
+            delivery_id, from_status=row.status, now=now, expires_at=now + timedelta(seconds=max_age_seconds)
         )
-        if not result.rowcount:
+        if not requeued:
             raise ReplayRefused(f"delivery {delivery_id} changed meanwhile; try again")
         await tx.commit()
     view = await get_delivery(uow, delivery_id)

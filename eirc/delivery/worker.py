@@ -41,19 +41,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-
 from eirc.bootstrap import Container
 from eirc.delivery.adapters import build_adapters, close_adapters, describe
 from eirc.delivery.base import Adapter, DeliveryError, OutgoingMessage, RetryableError, Sent
 from eirc.delivery.outbox import SECRET_PLACEHOLDER, fill_secret
 from eirc.domain.phone import mask_phone
 from eirc.storage.db import UnitOfWorkFactory
-from eirc.storage.tables import Delivery
 
 log = logging.getLogger("eirc.delivery")
 
-_t = Delivery.__table__  # type: ignore[attr-defined]
 
 JITTER = 0.2
 DEFAULT_BATCH_SIZE = 20
@@ -225,35 +221,9 @@ class DeliveryWorker:
 
     async def _claim(self) -> tuple[list[_Claimed], int]:
         now = self._now
-        cutoff = now - timedelta(seconds=self.settings.delivery_max_age_seconds)
-        past_life = or_(_t.c.expires_at <= now, and_(_t.c.expires_at.is_(None), _t.c.created_at <= cutoff))
-        query = (
-            select(
-                _t.c.id,
-                _t.c.channel,
-                _t.c.kind,
-                _t.c.recipient,
-                _t.c.payload,
-                _t.c.secret_enc,
-                _t.c.idempotency_key,
-                _t.c.attempts,
-                _t.c.ask_status_first,
-                _t.c.expires_at,
-                _t.c.created_at,
-                _t.c.last_error,
-            )
-            .where(
-                _t.c.status == "pending",
-                or_(_t.c.claimed_until.is_(None), _t.c.claimed_until <= now),
-                or_(_t.c.next_attempt_at <= now, past_life),
-            )
-            .order_by(_t.c.next_attempt_at)
-            .limit(self.batch_size)
-        )
+        max_age = self.settings.delivery_max_age_seconds
         async with self._uow() as tx:
-            if tx.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = (await tx.session.execute(query)).all()
+            rows = await tx.deliveries.due(now=now, max_age_seconds=max_age, limit=self.batch_size)
             if not rows:
                 return [], 0
             claimed: list[_Claimed] = []
@@ -264,19 +234,8 @@ class DeliveryWorker:
                 )
                 if deadline <= now:
                     expired += 1
-                    await tx.session.execute(
-                        update(_t)
-                        .where(_t.c.id == row.id)
-                        .values(
-                            status="dead",
-                            secret_enc=None,
-                            claimed_by=None,
-                            claimed_until=None,
-                            last_error=_expired_reason(
-                                row.expires_at is not None, row.attempts, row.last_error
-                            ),
-                        )
-                    )
+                    reason = _expired_reason(row.expires_at is not None, row.attempts, row.last_error)
+                    await tx.deliveries.expire(row.id, reason=reason)
                     log.info(
                         "delivery %s (%s/%s) expired unsent after %d attempt(s)",
                         row.id,
@@ -301,14 +260,10 @@ class DeliveryWorker:
             if claimed:
                 # In doubt until the outcome is recorded: if this worker dies mid-send, the next attempt asks
                 # the gateway's status call first (the adapters get the value from before this claim).
-                await tx.session.execute(
-                    update(_t)
-                    .where(_t.c.id.in_([c.id for c in claimed]))
-                    .values(
-                        claimed_by=self.worker_id,
-                        claimed_until=now + timedelta(seconds=self.lease_seconds),
-                        ask_status_first=True,
-                    )
+                await tx.deliveries.claim(
+                    [c.id for c in claimed],
+                    worker_id=self.worker_id,
+                    until=now + timedelta(seconds=self.lease_seconds),
                 )
             await tx.commit()
         return claimed, expired
@@ -376,12 +331,9 @@ class DeliveryWorker:
         recorded = []
         async with self._uow() as tx:
             for o in outcomes:
-                result = await tx.session.execute(
-                    update(_t)
-                    .where(_t.c.id == o.row.id, _t.c.claimed_by == self.worker_id, _t.c.status == "pending")
-                    .values(attempts=_t.c.attempts + 1, claimed_by=None, claimed_until=None, **o.values)
+                recorded.append(
+                    await tx.deliveries.record(o.row.id, worker_id=self.worker_id, values=o.values)
                 )
-                recorded.append(bool(result.rowcount))
             await tx.commit()
         return recorded
 
@@ -455,19 +407,7 @@ class DeliveryWorker:
         prefix = host_identity() + ":"
         now = self._now
         async with self._uow() as tx:
-            holders = (
-                (
-                    await tx.session.execute(
-                        select(_t.c.claimed_by)
-                        .where(
-                            _t.c.status == "pending", _t.c.claimed_until > now, _t.c.claimed_by.is_not(None)
-                        )
-                        .distinct()
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            holders = await tx.deliveries.claim_holders(now=now)
             dead = []
             for holder in holders:
                 if not holder.startswith(prefix) or holder == self.worker_id:
@@ -477,13 +417,8 @@ class DeliveryWorker:
                     dead.append(holder)
             if not dead:
                 return 0
-            result = await tx.session.execute(
-                update(_t)
-                .where(_t.c.status == "pending", _t.c.claimed_by.in_(dead))
-                .values(claimed_by=None, claimed_until=None)
-            )
+            count = await tx.deliveries.release_claims(dead)
             await tx.commit()
-        count = result.rowcount or 0
         if count:
             log.warning("released %d delivery claim(s) of stopped worker(s) %s", count, ", ".join(dead))
         return count
@@ -521,18 +456,10 @@ class DeliveryWorker:
 
 async def make_due_now(uow: UnitOfWorkFactory, *, now: datetime, channel: str | None = None) -> int:
     """Pending messages waiting on back-off (of `channel`) become due now; claimed ones are left alone."""
-    stmt = (
-        update(_t)
-        .where(_t.c.status == "pending", _t.c.next_attempt_at > now)
-        .where(or_(_t.c.claimed_until.is_(None), _t.c.claimed_until <= now))
-        .values(next_attempt_at=now)
-    )
-    if channel:
-        stmt = stmt.where(_t.c.channel == channel)
     async with uow() as tx:
-        result = await tx.session.execute(stmt)
+        count = await tx.deliveries.make_due(now=now, channel=channel)
         await tx.commit()
-    return result.rowcount or 0
+    return count
 
 
 async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event | None, seconds: float) -> None:

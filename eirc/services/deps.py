@@ -19,3 +19,4 @@ class Deps(Protocol):
     hasher: PasswordHasher
     secrets: Secrets
     uow: UnitOfWorkFactory  # `async with deps.uow() as tx:`; `deps.uow.read(…)` for one-statement reads
+    clients: dict  # long-lived clients of outside systems, built once (services.gosuslugi.provider)

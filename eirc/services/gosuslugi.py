@@ -83,7 +83,7 @@ def redirect_uri(settings: Settings) -> str:
 def provider(deps: Deps) -> IdentityProvider:
     """The configured provider, ЕСИА or OpenID Connect (one per container: it caches discovery, keys and
     certificates), or GOSUSLUGI_UNAVAILABLE."""
-    client = deps.extras.get(_CLIENT_KEY)
+    client = deps.clients.get(_CLIENT_KEY)
     if client is None:
         try:
             client = build_provider(deps.settings, deps.clock, redirect_uri=redirect_uri(deps.settings))
@@ -92,7 +92,7 @@ def provider(deps: Deps) -> IdentityProvider:
             raise unavailable() from None
         if client is None:
             raise unavailable()
-        deps.extras[_CLIENT_KEY] = client
+        deps.clients[_CLIENT_KEY] = client
     return client
 
 
