@@ -139,9 +139,13 @@ class Settings(BaseSettings):
     prune_interval_seconds: int = Field(3600, ge=0)
 
     terms_version: str = "2021-06-01"
+    # The documents the screens link: «условиями использования», «обработку персональных данных».
+    terms_url: str | None = None
+    personal_data_policy_url: str | None = None
     cors_origins: str = (
         ""  # comma-separated origins allowed by CORS; empty → no CORS headers (same origin only)
     )
+    cors_headers: str = ""  # comma-separated request headers allowed besides Authorization and Content-Type
     max_body_bytes: int = Field(64 * 1024, ge=1024)  # a larger request body → 413
     # Connections (eirc/web/connections.py): a new one must send within this; a request's answer must begin
     # within this of its first byte; an idle keep-alive one is closed after this; at most this many at once

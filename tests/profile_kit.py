@@ -95,8 +95,9 @@ async def two_residents(gql: Any, c: Container) -> tuple[Resident, Resident]:
     return residents[0], residents[1]
 
 
-async def confirm_email(gql: Any, c: Container, email: str) -> dict:
-    answer = (await gql(CONFIRM_EMAIL, {"token": await last_email_token(c, email)}))["confirmEmail"]
+async def confirm_email(gql: Any, c: Container, email: str, token: str | None = None) -> dict | None:
+    """Open the e-mail's last link: the profile comes back only to that resident's own session (`token`)."""
+    answer = (await gql(CONFIRM_EMAIL, {"token": await last_email_token(c, email)}, token=token))["confirmEmail"]
     assert answer["errors"] == [], answer
     return answer["profile"]
 

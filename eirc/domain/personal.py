@@ -35,10 +35,23 @@ class PersonalData:
     email_notifications: bool
 
 
-def check_birth_date(value: date | None, today: date, field: str = "birthDate") -> date | None:
+class UnreadableDate:
+    """A date as typed that is not one (e.g. «31.12.1990» where YYYY-MM-DD is asked for): the GraphQL face
+    passes it on, so that it is refused here as ``INVALID_DATE`` on its field, like any other bad date."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"UnreadableDate({self.text!r})"
+
+
+def check_birth_date(
+    value: date | UnreadableDate | None, today: date, field: str = "birthDate"
+) -> date | None:
     if value is None:
         return None
-    if value > today or value < EARLIEST_BIRTH_DATE:
+    if isinstance(value, UnreadableDate) or value > today or value < EARLIEST_BIRTH_DATE:
         raise DomainError(ErrorCode.INVALID_DATE, field)
     return value
 

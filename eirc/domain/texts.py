@@ -75,7 +75,8 @@ EMAIL_CONFIRMED_TITLE = "E-mail подтвержден"
 EMAIL_CONFIRMED_TEXT = "Теперь вы можете входить в личный кабинет по этому адресу электронной почты."
 EMAIL_LINK_INVALID_TITLE = "Ссылка устарела или уже использована"
 EMAIL_LINK_INVALID_TEXT = (
-    "Войдите в личный кабинет по номеру телефона: оттуда можно запросить новое письмо для подтверждения."
+    "Войдите в личный кабинет по номеру телефона и в «Моем профиле» нажмите «Отправить письмо ещё раз»: "
+    "придет новая ссылка для подтверждения."
 )
 PAGE_UNAVAILABLE_TEXT = "Сервис временно недоступен. Попробуйте открыть ссылку позже."
 
@@ -190,6 +191,7 @@ ERROR_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.GOSUSLUGI_UNAVAILABLE: "Вход через портал Госуслуги сейчас недоступен",
     ErrorCode.GOSUSLUGI_ALREADY_LINKED: ("Эта учетная запись Госуслуг уже привязана к другому профилю"),
     ErrorCode.GOSUSLUGI_PHONE_REQUIRED: GOSUSLUGI_PHONE_REQUIRED,
+    ErrorCode.EMAIL_ALREADY_CONFIRMED: "Этот e-mail уже подтвержден",
 }
 
 
@@ -208,4 +210,197 @@ def error_text(code: ErrorCode, **params: object) -> str:
 ERROR_HINTS: dict[ErrorCode, str] = {
     ErrorCode.UNKNOWN_ACCOUNT: ACCOUNT_ERROR_HINT,
     ErrorCode.AMOUNT_MISMATCH: ACCOUNT_ERROR_HINT,
+    ErrorCode.ACCOUNT_ATTEMPTS_EXCEEDED: ACCOUNT_ERROR_HINT,
 }
+
+
+# --- texts added for the frontend API (ours, in SPEC's voice; docs/frontend.md) ------------------------------
+# EMAIL_NOT_CONFIRMED when no letter went out now (one went out minutes ago: the resend is throttled).
+EMAIL_NOT_CONFIRMED_LETTER_PENDING = (
+    "Подтвердите e-mail, чтобы использовать его как логин: письмо для подтверждения уже отправлено вам "
+    "на почту. Или используйте телефон для входа"
+)
+# resendConfirmationEmail within minutes of the last letter (RATE_LIMITED).
+EMAIL_LETTER_TOO_EARLY = "Письмо уже отправлено. Запросить новое письмо можно через {seconds} сек."
+EMAIL_LETTER_SENT = "Мы отправили письмо для подтверждения на {email}"
+
+# --- every text a screen shows that is not a resident's data: the `uiTexts` query --------------------------------
+# Keys are stable («screen.element»); `{…}` marks a value the screen fills in. docs/frontend.md lists them.
+UI_TEXTS: dict[str, str] = {
+    # the header of every screen
+    "brand.name": "МОСОБЛЕИРЦ",
+    "brand.tagline": "УДОБНО И ПРОЗРАЧНО",
+    "brand.product": "ЛКК «МосОблЕИРЦ Онлайн»",
+    "common.required_mark": "*",
+    "common.next": "Далее",
+    "common.back": "Назад",
+    "common.cancel": "Отмена",
+    "common.yes": "Да",
+    "common.close": "Закрыть",
+    "common.loading": "Загрузка…",
+    # the phone screen (SPEC §1)
+    "phone.title": "Введите тел номер",
+    "phone.label": "Телефонный номер",
+    "phone.placeholder": "+7 916 123 45 67",
+    "phone.consent": "Даю согласие на обработку персональных данных",
+    "phone.consent_prefix": "Даю согласие на ",
+    "phone.consent_link": "обработку персональных данных",
+    "phone.next": "Далее",
+    "phone.gosuslugi": "Вход через портал Госуслуги",
+    # the SMS code (SPEC §2 step 2)
+    "code.title": CODE_SCREEN,
+    "code.hint": CODE_SCREEN_HINT,
+    "code.phone_label": "Телефонный номер",
+    "code.label": "Код",
+    "code.resend": "Отправить код повторно",
+    "code.resend_wait": RESEND_HINT,
+    "code.confirm": "Подтвердить номер",
+    "code.cancel": "Отмена",
+    # the progress indicator of the registration steps
+    "progress.account": "Лицевой счет",
+    "progress.personal": "Имя, e-mail",
+    "progress.password": "Пароль",
+    "progress.all": "Лицевой счет — Имя, e-mail — Пароль",
+    # «Регистрация: лицевой счет» (SPEC §2 step 3)
+    "account.title": "Регистрация: лицевой счет",
+    "account.text": (
+        "Укажите расчетный период, номер лицевого счета и сумму к оплате из одной из квитанций за последние "
+        "три месяца."
+    ),
+    "account.period_label": "Расчетный период",
+    "account.number_label": "Лицевой счет",
+    "account.amount_label": "Сумма к оплате, ₽",
+    "account.next": "Далее",
+    "account.back": "Назад",
+    "account.request": "Заявка",
+    "account.error_hint": ACCOUNT_ERROR_HINT,
+    # «Это ваш адрес?» (step 4)
+    "address.question": ADDRESS_QUESTION,
+    "address.yes": "Да",
+    "address.back": "Назад",
+    # «Регистрация: личные данные» (step 5)
+    "personal.title": "Регистрация: личные данные",
+    "personal.text": (
+        "Пожалуйста, введите ваше имя, дату рождения (по желанию) и электронную почту (обязательно)."
+    ),
+    "personal.last_name": "Фамилия",
+    "personal.first_name": "Имя",
+    "personal.middle_name": "Отчество (обязательно, если есть)",
+    "personal.birth_date": "Дата рождения",
+    "personal.email": "Электронная почта",
+    "personal.email_hint": (
+        "На указанную почту Вам будет направлена ссылка для подтверждения электронного адреса. Подтверждение "
+        "требуется для направления фискальных чеков при проведении оплат через ЛКК «МосОблЕИРЦ Онлайн» и для "
+        "входа в систему"
+    ),
+    "personal.notifications": "Согласен получать уведомления по E-mail",
+    "personal.terms": "Нажимая на кнопку «Далее», вы соглашаетесь с условиями использования",
+    "personal.terms_prefix": "Нажимая на кнопку «Далее», вы соглашаетесь с ",
+    "personal.terms_link": "условиями использования",
+    "personal.next": "Далее",
+    "personal.back": "Назад",
+    # «Регистрация: установите пароль» (step 6, and the new password of SPEC §5)
+    "password.title": "Регистрация: установите пароль",
+    "password.text": "Установление пароля для вашего логина обеспечит безопасность данных.",
+    "password.label": "Пароль",
+    "password.rules_title": "Пароль должен соответствовать условиям:",
+    "password.rule.MIN_LENGTH": PASSWORD_RULE_TEXTS["MIN_LENGTH"],
+    "password.rule.LETTERS_AND_DIGITS_ONLY": PASSWORD_RULE_TEXTS["LETTERS_AND_DIGITS_ONLY"],
+    "password.rule.NO_REPEATED_ADJACENT_DIGITS": PASSWORD_RULE_TEXTS["NO_REPEATED_ADJACENT_DIGITS"],
+    "password.show": "Показать пароль",
+    "password.hide": "Скрыть пароль",
+    "password.register": "Сохранить и зарегистрироваться",
+    "password.save_and_login": "Сохранить и перейти ко входу",
+    "password.back": "Назад",
+    # the connection request (SPEC §3)
+    "request.not_found": CONNECTION_NOT_FOUND,
+    "request.invite": CONNECTION_INVITE,
+    "request.send": "Отправить заявку",
+    "request.cancel": "Отмена",
+    "request.title": "Заявка на подключение",
+    "request.text": "Пожалуйста, введите ваше имя, адрес и электронную почту (обязательно).",
+    "request.last_name": "Фамилия",
+    "request.first_name": "Имя",
+    "request.middle_name": "Отчество (обязательно, если есть)",
+    "request.address": "Ваш адрес",
+    "request.address_placeholder": "Город, улица, корпус, дом",
+    "request.flat": "Квартира (обязательно, если есть)",
+    "request.email": "Электронная почта",
+    "request.email_hint": (
+        "На указанную почту Вам будет направлена ссылка для подтверждения электронного адреса. Подтверждение "
+        "требуется для направления фискальных чеков при проведении оплат через ЛКК «МосОблЕИРЦ Онлайн» и для "
+        "входа в систему"
+    ),
+    "request.notifications": "Согласен получать уведомления по E-mail",
+    "request.terms": "Нажимая на кнопку «Далее», вы соглашаетесь с условиями использования",
+    "request.accepted_title": CONNECTION_ACCEPTED_TITLE,
+    "request.accepted_text": CONNECTION_ACCEPTED_TEXT,
+    "request.back": "Назад",
+    "registration.domopult_notice": (
+        "Вся введенная информация при регистрации личного кабинета автоматически отправляется сотрудникам "
+        "«Домопульт»"
+    ),
+    # «Вход: логин и пароль» (SPEC §4)
+    "login.title": "Вход: логин и пароль",
+    "login.text": (
+        "Введите, пожалуйста, ваш телефонный номер или e-mail и пароль, чтобы мы убедились, что вы "
+        "зарегистрированы."
+    ),
+    "login.login_label": "Телефонный номер или e-mail (логин)",
+    "login.password_label": "Пароль",
+    "login.login_label_required": "Телефонный номер или e-mail (логин)*",
+    "login.password_label_required": "Пароль*",
+    "login.forgot": "Я забыл пароль",
+    "login.submit": "Вход в личный кабинет",
+    "login.cancel": "Отмена",
+    # «Мой профиль» (SPEC §8)
+    "profile.title": "Мой профиль",
+    "profile.phone": "Телефон",
+    "profile.email": "Электронная почта",
+    "profile.email_unconfirmed": "E-mail не подтвержден",
+    "profile.email_confirmed": "E-mail подтвержден",
+    "profile.resend_email": "Отправить письмо ещё раз",
+    "profile.resend_email_wait": EMAIL_LETTER_TOO_EARLY,
+    "profile.email_sent": EMAIL_LETTER_SENT,
+    "profile.notifications": "Получать на почту уведомления о статусе заявок, платежные документы",
+    "profile.gosuslugi": "Госуслуги",
+    "profile.gosuslugi_linked": GOSUSLUGI_LINKED,
+    "profile.gosuslugi_link": "Привязать профиль Госуслуг",
+    "profile.addresses": "Адреса",
+    "profile.address_n": ADDRESS_LABEL,
+    "profile.primary": PRIMARY_ADDRESS,
+    "profile.make_primary": "Сделать основным",
+    "profile.remove_address": "Удалить адрес",
+    "profile.add_address": "+",
+    "profile.add_address_label": "Добавить адрес",
+    "profile.ebill": "Электронная платежка",
+    "profile.ebill_paused": "Электронная платежка начнет приходить, когда вы подтвердите e-mail",
+    "profile.logout": "Выйти",
+    "profile.logout_everywhere": "Выйти на всех устройствах",
+    # «Регистрация нового адреса» (SPEC §8)
+    "add_address.title": "Регистрация нового адреса",
+    "add_address.text": "Укажите расчетный период, номер лицевого счета и сумму к оплате из квитанции ЖКУ.",
+    "add_address.period_label": "Расчетный период",
+    "add_address.number_label": "Номер лицевого счета",
+    "add_address.amount_label": "Сумма к оплате, ₽",
+    "add_address.submit": "Добавить",
+    # the e-mail confirmation pages (SPEC §6)
+    "email_confirmed.title": EMAIL_CONFIRMED_TITLE,
+    "email_confirmed.text": EMAIL_CONFIRMED_TEXT,
+    "email_link_invalid.title": EMAIL_LINK_INVALID_TITLE,
+    "email_link_invalid.text": EMAIL_LINK_INVALID_TEXT,
+}
+# Every error's text, and the texts that go with errors, are screen texts too.
+UI_TEXTS.update({f"error.{code.value}": text for code, text in ERROR_TEXTS.items()})
+UI_TEXTS.update(
+    {
+        "error.LOGIN_LOCKED.suspended": LOGIN_SUSPENDED,
+        "error.EMAIL_NOT_CONFIRMED.letter_pending": EMAIL_NOT_CONFIRMED_LETTER_PENDING,
+        "error.RATE_LIMITED.email_letter": EMAIL_LETTER_TOO_EARLY,
+        "error.NOT_FOUND.address": ADDRESS_NOT_FOUND,
+        "error.INVALID_TOKEN.gosuslugi_state": GOSUSLUGI_STATE_INVALID,
+        "error.INVALID_TOKEN.gosuslugi_login": GOSUSLUGI_LOGIN_FAILED,
+        "error.PHONE_TAKEN.gosuslugi": GOSUSLUGI_PHONE_TAKEN,
+        "error.GOSUSLUGI_ALREADY_LINKED.other": GOSUSLUGI_OTHER_ACCOUNT_LINKED,
+    }
+)

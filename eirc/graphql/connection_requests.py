@@ -26,7 +26,7 @@ class ConnectionRequestPayload:
     flow: Flow | None = strawberry.field(
         default=None, description="The flow as it now stands (DONE once filed)"
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list, description="Empty on success")
 
 
 @strawberry.type

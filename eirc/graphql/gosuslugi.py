@@ -20,8 +20,8 @@ from eirc.services import gosuslugi
 
 @strawberry.type(description="Where to send the browser: the provider's authorization URL")
 class GosuslugiStartPayload:
-    url: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    url: str | None = strawberry.field(default=None, description="Send the browser here (null with errors)")
+    errors: list[UserError] = strawberry.field(default_factory=list, description="Empty on success")
 
 
 async def _session_user_id(info: strawberry.Info, *, required: bool) -> str | None:
@@ -79,4 +79,4 @@ class GosuslugiMutation:
                 "flow": to_flow(done.flow) if done.flow else None,
             }
 
-        return await guarded(AuthPayload, run)
+        return await guarded(AuthPayload, run, mutation="gosuslugiComplete")

@@ -104,11 +104,11 @@ class ArgumentChecks(FieldExtension):
 
     def apply(self, field: Any) -> None:
         self.payload_type = field.type if hasattr(field.type, "__strawberry_definition__") else None
-        self.field_name = field.graphql_name or _camel(field.python_name)
+        self.field_name = field.graphql_name or camel(field.python_name)
 
     def _refusal(self, kwargs: dict[str, Any]) -> tuple[ErrorCode, str] | None:
         for name, value in kwargs.items():
-            graphql_name = _camel(name)
+            graphql_name = camel(name)
             for text in _strings(value):
                 if len(text) > max_length_of(graphql_name, self.field_name):
                     return ErrorCode.TOO_LONG, graphql_name
@@ -117,9 +117,9 @@ class ArgumentChecks(FieldExtension):
         return None
 
     def _refuse(self, code: ErrorCode, argument: str) -> Any:
-        from eirc.graphql.errors import UserError
+        from eirc.graphql.errors import UserError, screen_field
 
-        error = UserError(code=code, field=argument, message=error_text(code))
+        error = UserError(code=code, field=screen_field(argument, self.field_name), message=error_text(code))
         if self.payload_type is not None and "errors" in {
             f.python_name for f in self.payload_type.__strawberry_definition__.fields
         }:
@@ -145,7 +145,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 

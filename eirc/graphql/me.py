@@ -21,6 +21,7 @@ def to_profile(view: ProfileView) -> Profile:
         email_confirmed=view.email_confirmed,
         email_notifications=view.email_notifications,
         gosuslugi_linked=view.gosuslugi_linked,
+        email_letter_sent_at=view.email_letter_sent_at,
         addresses=[
             Address(
                 id=strawberry.ID(a.id),

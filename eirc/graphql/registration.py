@@ -13,6 +13,7 @@ from typing import Any
 import strawberry
 
 from eirc.domain.errors import DomainError, DomainErrors
+from eirc.graphql import auth
 from eirc.graphql.context import user_agent_of
 from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
@@ -213,6 +214,11 @@ class RegistrationMutation:
 
         async def run() -> dict[str, Any]:
             user = await confirm_email_service(container, token=token)
+            # The profile only to that resident's own session: a link opened on another device (a shared
+            # computer, a mail preview) shows nobody's phone, name or addresses.
+            signed_in = await auth.current(info)
+            if signed_in is None or signed_in[1].id != user.id:
+                return {"profile": None}
             view = await profile_of(container.uow, user.id)
             return {"profile": to_profile(view) if view else None}
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from eirc.delivery.messages import queue_sms_code
 from eirc.domain import limits
 from eirc.domain.errors import DomainError, ErrorCode
+from eirc.domain.flows import FlowStep
 from eirc.domain.phone import mask_phone
 from eirc.security import new_code, new_token
 from eirc.services.flows import resend_wait
@@ -64,6 +65,24 @@ async def check_sms_caps(
             else:
                 log.info("SMS refused by cap %s for %s", key.rsplit(":", 1)[0], mask_phone(phone))
             raise DomainError(code, "phone" if code == ErrorCode.SMS_LIMIT else None)
+
+
+async def caps_wait(tx: UnitOfWork, deps: Deps, row: Flow) -> int:
+    """Seconds until the per-number caps would allow one more SMS to the flow's phone (0: they do, or the
+    flow is not waiting for a code)."""
+    if row.step != FlowStep.CODE or row.code_verified or row.code_sent_at is None:
+        return 0
+    s = deps.settings
+    now = deps.clock.now()
+    wait = 0
+    for key, limit in (
+        (f"sms:phone:h:{row.phone}", s.sms_per_hour),
+        (f"sms:phone:d:{row.phone}", s.sms_per_day),
+    ):
+        window = await tx.counters.peek(key, now=now)
+        if window is not None and window.count >= limit:
+            wait = max(wait, window.seconds_left(now))
+    return wait
 
 
 async def send_code(tx: UnitOfWork, deps: Deps, row: Flow, *, client_ip: str | None) -> None:

@@ -11,7 +11,7 @@ already used, or was issued for an address the user has since replaced — nothi
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from eirc.delivery.messages import queue_email
@@ -99,6 +99,14 @@ async def confirm_email(deps: Deps, *, token: str | None) -> User:
 EMAIL_RESEND_SECONDS = 300
 
 
+def letter_wait(sent_at: datetime | None, now: datetime) -> int:
+    """Seconds until another confirmation letter may go out (0: now)."""
+    if sent_at is None:
+        return 0
+    left = (sent_at + timedelta(seconds=EMAIL_RESEND_SECONDS) - now).total_seconds()
+    return max(0, int(left + 0.999))
+
+
 async def resend_confirmation(tx: UnitOfWork, deps: Deps, *, user_id: str) -> bool:
     """Queue a new confirmation letter unless one went out in the last EMAIL_RESEND_SECONDS; whether it was.
 
@@ -112,3 +120,27 @@ async def resend_confirmation(tx: UnitOfWork, deps: Deps, *, user_id: str) -> bo
     assert user is not None
     await send_confirmation(tx, deps, user=user)
     return True
+
+
+async def resend_confirmation_email(deps: Deps, *, user_id: str) -> User:
+    """«Отправить письмо ещё раз» in the profile: a new letter for an e-mail that is not confirmed yet — at most
+    one per EMAIL_RESEND_SECONDS (``RATE_LIMITED``, the message says in how many seconds); a confirmed e-mail
+    needs none (``EMAIL_ALREADY_CONFIRMED``). The user, as changed."""
+    async with deps.uow() as tx:
+        user = await tx.users.locked(user_id)
+        if user is None:
+            raise DomainError(ErrorCode.NOT_AUTHENTICATED)
+        if not user.email:
+            raise DomainError(ErrorCode.REQUIRED, "email")
+        if user.email_confirmed:
+            raise DomainError(ErrorCode.EMAIL_ALREADY_CONFIRMED, "email")
+        if not await resend_confirmation(tx, deps, user_id=user.id):
+            wait = letter_wait(user.email_letter_sent_at, deps.clock.now())
+            raise DomainError(
+                ErrorCode.RATE_LIMITED,
+                "email",
+                message=texts.EMAIL_LETTER_TOO_EARLY.format(seconds=max(1, wait)),
+            )
+        await tx.commit()
+    log.info("confirmation letter sent again for user %s", user_id)
+    return user

@@ -152,9 +152,25 @@ def resend_wait(row: Flow, *, now: datetime, resend_seconds: int) -> int:
     return max(0, int(left + 0.999))
 
 
-def view_of(flow_id: str, row: Flow, deps: Deps) -> FlowView:
+# After a failed account proof, what the resident typed comes back as the entered values (a screen keeps them).
+_TRIED = {
+    "period": "tried_period",
+    "account_number": "tried_account_number",
+    "amount_due": "tried_amount_due",
+}
+
+
+def view_of(flow_id: str, row: Flow, deps: Deps, *, caps_wait: int = 0) -> FlowView:
+    """What the faces show of a flow. `caps_wait`: seconds until the per-number SMS caps allow another code
+    (services.codes.caps_wait) — the resend countdown says when a resend will really be accepted."""
     data = row.data or {}
     step = FlowStep(row.step)
+    entered = {k: data[k] for k in ENTERED_KEYS if data.get(k) is not None}
+    if step == FlowStep.ACCOUNT:
+        entered.update(
+            {k: data[tried] for k, tried in _TRIED.items() if k not in entered and data.get(tried)}
+        )
+    wait = resend_wait(row, now=deps.clock.now(), resend_seconds=deps.settings.code_resend_seconds)
     return FlowView(
         id=flow_id,
         kind=FlowKind(row.kind),
@@ -162,13 +178,12 @@ def view_of(flow_id: str, row: Flow, deps: Deps) -> FlowView:
         # a reset asked by e-mail shows the number masked (services.recovery), never in full
         phone=data.get("phone_display") or row.phone,
         expires_at=row.expires_at,
-        resend_available_in_seconds=resend_wait(
-            row, now=deps.clock.now(), resend_seconds=deps.settings.code_resend_seconds
-        ),
+        resend_available_in_seconds=max(wait, caps_wait),
         address=data.get("address") if step in ADDRESS_SHOWN_AT else None,
         phone_verified=row.code_verified,
-        entered={k: data[k] for k in ENTERED_KEYS if data.get(k) is not None},
+        entered=entered,
     )
+
 
 
 def with_flow(exc: DomainError | Exception, view: FlowView) -> None:

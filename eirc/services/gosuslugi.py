@@ -195,7 +195,9 @@ async def complete(
     if not state or len(state) > MAX_STATE_LENGTH:
         raise _state_invalid()
     if not code or len(code) > MAX_CODE_LENGTH:
-        raise DomainError(ErrorCode.REQUIRED if not code else ErrorCode.TOO_LONG, "code")
+        raise DomainError(
+            ErrorCode.REQUIRED if not code else ErrorCode.TOO_LONG, None
+        )  # the provider's code: no screen field
     claimed = await _claim_state(deps, state)
     if claimed.user_id is not None:  # linking: only the resident who started it may complete it
         if session_user_id is None:

@@ -76,10 +76,13 @@ def _is_suspension(locked_until: datetime, now: datetime) -> bool:
     return locked_until - now > timedelta(seconds=SUSPENSION_SECONDS // 2)
 
 
-async def begin_attempt(tx: UnitOfWork, deps: Deps, *, subject: str, client_ip: str | None) -> Attempt:
+async def begin_attempt(
+    tx: UnitOfWork, deps: Deps, *, subject: str, client_ip: str | None, field: str = "password"
+) -> Attempt:
     """Count one password attempt for `subject` (and the client) in `tx`; the caller commits before it
     verifies the password. Raises ``RATE_LIMITED`` (the client is over its limit: the caller's transaction
-    is not to be committed, nothing of the subject was touched) or ``LOGIN_LOCKED``."""
+    is not to be committed, nothing of the subject was touched) or ``LOGIN_LOCKED`` — on `field`, the
+    password field (the seed shows the lockout under «Пароль»)."""
     s = deps.settings
     now = deps.clock.now()
     if client_ip:
@@ -91,14 +94,14 @@ async def begin_attempt(tx: UnitOfWork, deps: Deps, *, subject: str, client_ip: 
                     client_ip,
                     s.login_per_client_per_minute,
                 )
-            raise DomainError(ErrorCode.RATE_LIMITED, None)
+            raise DomainError(ErrorCode.RATE_LIMITED, field)
 
     key = fail_key(subject)
     memory = now + timedelta(seconds=MEMORY_SECONDS)
     row = await tx.lockout.claim(key, expires_at=memory)
     if row.locked_until is not None and row.locked_until > now:
         suspended = _is_suspension(row.locked_until, now)
-        raise DomainError(ErrorCode.LOGIN_LOCKED, None, message=texts.LOGIN_SUSPENDED if suspended else None)
+        raise DomainError(ErrorCode.LOGIN_LOCKED, field, message=texts.LOGIN_SUSPENDED if suspended else None)
     fresh = row.expires_at <= now  # never counted, or the last lock has ended: a new round
     count = 1 if fresh else row.count + 1
     expires_at = memory if fresh else row.expires_at

@@ -54,7 +54,7 @@ async def change_password(
 
     subject = lockout.user_subject(user.id)
     async with deps.uow() as tx:
-        await lockout.begin_attempt(tx, deps, subject=subject, client_ip=client_ip)
+        await lockout.begin_attempt(tx, deps, subject=subject, client_ip=client_ip, field="currentPassword")
         await tx.commit()
     if not await deps.hasher.verify(user.password_hash, normalize_password(current_password)):
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "currentPassword")

@@ -47,6 +47,7 @@ class ProfileView:
     email_notifications: bool
     gosuslugi_linked: bool
     addresses: list[AddressView]
+    email_letter_sent_at: datetime | None = None  # the last confirmation letter (its resend is throttled)
 
 
 def profile_view(user: Any, addresses: list[AddressView]) -> ProfileView:
@@ -65,6 +66,7 @@ def profile_view(user: Any, addresses: list[AddressView]) -> ProfileView:
         email_notifications=user.email_notifications,
         gosuslugi_linked=user.gosuslugi_sub is not None,
         addresses=addresses,
+        email_letter_sent_at=user.email_letter_sent_at,
     )
 
 

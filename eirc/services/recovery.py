@@ -91,12 +91,13 @@ async def forgot_password(deps: Deps, *, login: str | None, client_ip: str | Non
                 phone, data = parsed.value, {DECOY: True}
             flow_id, row = await create_flow(tx, deps, kind=FlowKind.PASSWORD_RESET, phone=phone, data=data)
         await codes.send_code(tx, deps, row, client_ip=client_ip)
+        wait = await codes.caps_wait(tx, deps, row)
         await tx.commit()
     if user is not None:
         log.info("password reset started for user %s", user.id)
     else:
         log.info("password reset asked for an unknown login: decoy flow, no SMS")
-    return view_of(flow_id, row, deps)
+    return view_of(flow_id, row, deps, caps_wait=wait)
 
 
 async def complete_reset(tx: UnitOfWork, deps: Deps, row: Flow, flow_id: str, password_hash: str) -> FlowView:

@@ -118,9 +118,10 @@ async def start_phone(deps: Deps, *, phone: str | None, consent: bool, client_ip
         )
         if kind != FlowKind.LOGIN:
             await codes.send_code(tx, deps, row, client_ip=client_ip)
+        wait = await codes.caps_wait(tx, deps, row)
         await tx.commit()
     log.info("flow %s started for %s", kind.value, mask_phone(parsed))
-    return view_of(flow_id, row, deps)
+    return view_of(flow_id, row, deps, caps_wait=wait)
 
 
 # --- one step of a flow -------------------------------------------------------------------------------------
@@ -134,10 +135,11 @@ async def _run_step(deps: Deps, flow_id: str | None, step: Step) -> FlowView:
         try:
             await step(tx, row)
         except (DomainError, DomainErrors) as exc:
-            with_flow(exc, view_of(flow_id or "", row, deps))
+            with_flow(exc, view_of(flow_id or "", row, deps, caps_wait=await codes.caps_wait(tx, deps, row)))
             raise
+        wait = await codes.caps_wait(tx, deps, row)
         await tx.commit()
-    return view_of(flow_id or "", row, deps)
+    return view_of(flow_id or "", row, deps, caps_wait=wait)
 
 
 def _move(deps: Deps, row: Flow, to: FlowStep, data: dict[str, Any] | None = None) -> None:
@@ -159,7 +161,7 @@ async def get_flow(deps: Deps, *, flow_id: str | None) -> FlowView | None:
             machine.check_alive(state_of(row), deps.clock.now())
         except DomainError:
             return None
-        return view_of(flow_id or "", row, deps)
+        return view_of(flow_id or "", row, deps, caps_wait=await codes.caps_wait(tx, deps, row))
 
 
 async def resend_code(deps: Deps, *, flow_id: str | None, client_ip: str | None) -> FlowView:

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from eirc.domain import texts
 from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.password import normalize_password
@@ -111,7 +112,7 @@ async def login(
 
     stored = user.password_hash if user is not None else None
     if not await deps.hasher.verify(stored, typed) or user is None:
-        raise DomainError(ErrorCode.INVALID_CREDENTIALS, None)
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "password")  # under «Пароль», as the seed shows it
 
     now = deps.clock.now()
     async with deps.uow() as tx:
@@ -120,7 +121,12 @@ async def login(
             sent = await resend_confirmation(tx, deps, user_id=user.id)
             await tx.commit()
             log.info("sign-in by an unconfirmed e-mail (user %s); letter re-sent: %s", user.id, sent)
-            raise DomainError(ErrorCode.EMAIL_NOT_CONFIRMED, "login")
+            # «мы отправили повторное письмо» only when one really went out now
+            raise DomainError(
+                ErrorCode.EMAIL_NOT_CONFIRMED,
+                "login",
+                message=None if sent else texts.EMAIL_NOT_CONFIRMED_LETTER_PENDING,
+            )
         if stored and deps.hasher.needs_rehash(stored):
             fresh = await tx.users.get(user.id)
             if fresh is not None:

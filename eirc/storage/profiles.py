@@ -25,6 +25,7 @@ _COLUMNS = (
     _U.email_confirmed,
     _U.email_notifications,
     _U.gosuslugi_sub,
+    _U.email_letter_sent_at,
     _A.id.label("address_id"),
     _A.account_number,
     _A.primary,

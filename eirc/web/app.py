@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -13,8 +14,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from eirc.bootstrap import Container, build_container
@@ -27,6 +29,9 @@ from eirc.web.guard import RequestGuard
 
 log = logging.getLogger("eirc.web.app")
 
+STATIC = Path(__file__).parent / "static"
+GRAPHIQL_PAGE = STATIC / "graphiql" / "index.html"
+
 BackgroundTask = Callable[[Container, asyncio.Event], Awaitable[None]]
 
 
@@ -37,6 +42,11 @@ class EircGraphQL(GraphQL):
             schema if open_ else closed_schema, graphql_ide="graphiql" if open_ else None, **kwargs
         )
         self.container = container
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL whose scripts and styles come from the gateway itself (static/graphiql/): it works on an
+        intranet, and behind a blocked CDN."""
+        return HTMLResponse(GRAPHIQL_PAGE.read_text(encoding="utf-8"))
 
     async def get_context(self, request, response) -> Context:
         return Context(
@@ -89,6 +99,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         *(extra_routes or []),
         *_journey_routes(container),
+        Mount("/assets/graphiql", app=StaticFiles(directory=STATIC / "graphiql"), name="graphiql"),
     ]
     middleware = []
     origins = [o.strip() for o in container.settings.cors_origins.split(",") if o.strip()]
@@ -98,7 +109,7 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", *_listed(container.settings.cors_headers)],
                 expose_headers=["X-Request-ID"],
                 max_age=600,
             )
@@ -107,6 +118,10 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.container = container
     return app
+
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _journey_routes(container: Container) -> list[Route]:

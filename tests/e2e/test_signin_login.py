@@ -91,7 +91,7 @@ async def test_unknown_wrong_malformed_and_passwordless_answer_the_same(containe
         assert payload["errors"] == [
             {
                 "code": "INVALID_CREDENTIALS",
-                "field": None,
+                "field": "password",
                 "message": texts.INVALID_CREDENTIALS,
                 "failedRules": None,
             }
@@ -161,7 +161,7 @@ async def test_lockout_refuses_even_the_right_password_then_expires(container, g
         payload = await login(gql, who, PASSWORD)
         assert payload["session"] is None
         assert payload["errors"] == [
-            {"code": "LOGIN_LOCKED", "field": None, "message": texts.LOGIN_LOCKED, "failedRules": None}
+            {"code": "LOGIN_LOCKED", "field": "password", "message": texts.LOGIN_LOCKED, "failedRules": None}
         ]
     assert counting.calls == 0  # the lock is checked before any verification
 
@@ -197,7 +197,7 @@ async def test_nist_ceiling_suspends_password_sign_in(container, gql, clock):
         assert codes_of(await login(gql, PHONE, "Wrong1pass")) == ["INVALID_CREDENTIALS"]
     payload = await login(gql, PHONE, PASSWORD)
     assert payload["errors"] == [
-        {"code": "LOGIN_LOCKED", "field": None, "message": texts.LOGIN_SUSPENDED, "failedRules": None}
+        {"code": "LOGIN_LOCKED", "field": "password", "message": texts.LOGIN_SUSPENDED, "failedRules": None}
     ]
     clock.advance(86400 * 30)
     assert codes_of(await login(gql, PHONE, PASSWORD)) == ["LOGIN_LOCKED"]  # time alone does not lift it

@@ -167,8 +167,8 @@ async def test_failed_proof_then_request_filed_once(gql, container, billing, pro
     assert crm.kind == "connection_request" and crm.payload["type"] == "connection_request"
 
     # The flow is done: nothing else of it works.
-    assert codes(await open_request(gql, flow_id)) == [("WRONG_STEP", "flowId")]
-    assert codes((await gql(GO_BACK, {"id": flow_id}))["goBack"]) == [("WRONG_STEP", "flowId")]
+    assert codes(await open_request(gql, flow_id)) == [("WRONG_STEP", None)]
+    assert codes((await gql(GO_BACK, {"id": flow_id}))["goBack"]) == [("WRONG_STEP", None)]
 
     await deliver()
     await deliver()
@@ -229,20 +229,20 @@ async def test_wrong_steps_and_unknown_flows(gql, container, billing):
     started = (await gql(START, {"phone": PHONE, "consent": True}))["startPhone"]
     flow_id = started["flow"]["id"]
     refused = await open_request(gql, flow_id)  # at CODE: the phone is not verified yet
-    assert codes(refused) == [("WRONG_STEP", "flowId")] and refused["flow"]["step"] == "CODE"
+    assert codes(refused) == [("WRONG_STEP", None)] and refused["flow"]["step"] == "CODE"
 
     flow_id = await to_account_step(gql, container, "+79162223344")
     not_open = await submit(gql, flow_id)  # the form before «Заявка»
-    assert codes(not_open) == [("WRONG_STEP", "flowId")] and not_open["flow"]["step"] == "ACCOUNT"
+    assert codes(not_open) == [("WRONG_STEP", None)] and not_open["flow"]["step"] == "ACCOUNT"
     assert (await prove(gql, flow_id))["errors"] == []
-    assert codes(await open_request(gql, flow_id)) == [("WRONG_STEP", "flowId")]  # at ADDRESS
+    assert codes(await open_request(gql, flow_id)) == [("WRONG_STEP", None)]  # at ADDRESS
     assert (await gql(CONFIRM_ADDRESS, {"id": flow_id}))["confirmAddress"]["flow"]["step"] == "PERSONAL"
-    assert codes(await open_request(gql, flow_id)) == [("WRONG_STEP", "flowId")]
+    assert codes(await open_request(gql, flow_id)) == [("WRONG_STEP", None)]
 
     for unknown in ("", "nope", "x" * 128):
         gone = await submit(gql, unknown)
-        assert codes(gone) == [("FLOW_NOT_FOUND", "flowId")] and gone["flow"] is None
-        assert codes(await open_request(gql, unknown)) == [("FLOW_NOT_FOUND", "flowId")]
+        assert codes(gone) == [("FLOW_NOT_FOUND", None)] and gone["flow"] is None
+        assert codes(await open_request(gql, unknown)) == [("FLOW_NOT_FOUND", None)]
     assert await requests_in(container) == []
 
 
@@ -252,8 +252,8 @@ async def test_a_password_reset_flow_cannot_file_a_request(gql, container, billi
     await make_user(container, phone="+79163334455", email="reg@example.com")
     login = (await gql(START, {"phone": "+79163334455", "consent": True}))["startPhone"]["flow"]
     assert login["kind"] == "LOGIN"
-    assert codes(await open_request(gql, login["id"])) == [("WRONG_STEP", "flowId")]
-    assert codes(await submit(gql, login["id"])) == [("WRONG_STEP", "flowId")]
+    assert codes(await open_request(gql, login["id"])) == [("WRONG_STEP", None)]
+    assert codes(await submit(gql, login["id"])) == [("WRONG_STEP", None)]
 
 
 async def test_too_long_values_are_refused(gql, container, billing):

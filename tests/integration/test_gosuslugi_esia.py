@@ -410,7 +410,7 @@ async def test_esia_refuses_a_redirect_uri_it_does_not_know(
         settings=make_settings(
             database_url, **{**_settings_of(container), "public_url": "http://elsewhere.example"}
         ),
-        extras={},
+        clients={},
     )
     started = await gosuslugi.start(moved, user_id=None, client_ip=None)
     assert _status_of(started.url) == 400
@@ -493,7 +493,7 @@ async def test_a_gost_token_under_a_key_not_configured_is_refused(
             database_url,
             **{**_settings_of(container), "esia_token_cert_file": str(esia_material.esia_rsa_cert)},
         ),
-        extras={},
+        clients={},
     )
     esia_provider.token_alg = "GOST3410_2012_256"
     error = await refused(rsa_only, await sign_in_at_esia(rsa_only))
@@ -557,7 +557,7 @@ async def test_an_unreadable_key_makes_it_unavailable_with_a_logged_reason(
         settings=make_settings(
             database_url, **{**_settings_of(container), "esia_key_file": str(tmp_path / "missing.pem")}
         ),
-        extras={},
+        clients={},
     )
     with pytest.raises(DomainError) as caught:
         await gosuslugi.start(broken, user_id=None, client_ip=None)
@@ -575,7 +575,7 @@ async def test_a_key_that_is_not_the_certificates_makes_it_unavailable(
         settings=make_settings(
             database_url, **{**_settings_of(container), "esia_key_file": str(esia_material.other_key)}
         ),
-        extras={},
+        clients={},
     )
     with pytest.raises(DomainError) as caught:
         await gosuslugi.start(broken, user_id=None, client_ip=None)
@@ -602,7 +602,7 @@ async def test_every_signer_makes_signatures_esia_verifies(
         if signer == "http":
             extra |= {"esia_signer_url": service.url, "esia_key_file": None}
         other = dataclasses.replace(
-            container, settings=make_settings(database_url, **{**_settings_of(container), **extra}), extras={}
+            container, settings=make_settings(database_url, **{**_settings_of(container), **extra}), clients={}
         )
         done = await complete(other, await sign_in_at_esia(other))
     finally:

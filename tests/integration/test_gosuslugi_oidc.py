@@ -489,7 +489,7 @@ async def test_refused_client_credentials_make_it_unavailable(
 
 
 async def test_unset_issuer_makes_it_unavailable(container: Container, database_url: str) -> None:
-    off = dataclasses.replace(container, settings=make_settings(database_url), extras={})
+    off = dataclasses.replace(container, settings=make_settings(database_url), clients={})
     with pytest.raises(DomainError) as caught:
         await gosuslugi.start(off, user_id=None, client_ip=None)
     assert caught.value.code == ErrorCode.GOSUSLUGI_UNAVAILABLE

@@ -17,7 +17,7 @@ from tests.registration_kit import (
     seed_billing,
 )
 
-INVALID_TOKEN = [("INVALID_TOKEN", "token")]
+INVALID_TOKEN = [("INVALID_TOKEN", None)]
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ async def registered(gql, container):
 
 async def test_confirm_by_mutation_once(gql, container, registered):
     session_token, token = registered
-    answer = (await gql(CONFIRM_EMAIL, {"token": token}))["confirmEmail"]
+    answer = (await gql(CONFIRM_EMAIL, {"token": token}, token=session_token))["confirmEmail"]
     assert answer["errors"] == [] and answer["profile"]["emailConfirmed"] is True
     assert answer["profile"]["email"] == EMAIL
     assert (await gql(ME, token=session_token))["me"]["emailConfirmed"] is True

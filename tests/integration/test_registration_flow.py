@@ -163,7 +163,7 @@ async def test_flow_query(gql, container, clock):
 async def test_steps_cannot_be_skipped_or_replayed(gql, container):
     await seed_billing(container)
     flow_id = (await start(gql))["flow"]["id"]
-    wrong_step = [("WRONG_STEP", "flowId")]
+    wrong_step = [("WRONG_STEP", None)]
     assert errors_of(await prove(gql, flow_id)) == wrong_step
     answer = (await gql(CONFIRM_ADDRESS, {"id": flow_id}))["confirmAddress"]
     assert errors_of(answer) == wrong_step
@@ -194,18 +194,18 @@ async def test_a_finished_flow_accepts_nothing(gql, container):
     assert (await gql(SET_PASSWORD, {"id": flow_id, "password": PASSWORD}))["setPassword"]["errors"] == []
     for doc, key in ((SET_PASSWORD, "setPassword"), (GO_BACK, "goBack"), (CANCEL, "cancelFlow")):
         answer = (await gql(doc, {"id": flow_id, "password": PASSWORD}))[key]
-        assert errors_of(answer) == [("WRONG_STEP", "flowId")]
+        assert errors_of(answer) == [("WRONG_STEP", None)]
     assert (await gql(FLOW, {"id": flow_id}))["flow"]["step"] == "DONE"
 
 
 async def test_unknown_and_malformed_flow_ids(gql, container):
     for flow_id in ("unknown-flow-id", "", "ы" * 100, "'; DROP TABLE flow; --"):
         answer = (await gql(CONFIRM_CODE, {"id": flow_id, "code": "1234"}))["confirmCode"]
-        assert errors_of(answer) == [("FLOW_NOT_FOUND", "flowId")]
+        assert errors_of(answer) == [("FLOW_NOT_FOUND", None)]
         assert answer["errors"][0]["message"] == "Сеанс регистрации не найден. Начните, пожалуйста, заново"
         assert answer["flow"] is None
     answer = (await gql(GO_BACK, {"id": "z" * 129}))["goBack"]
-    assert errors_of(answer) == [("TOO_LONG", "flowId")]
+    assert errors_of(answer) == [("TOO_LONG", None)]
 
 
 async def test_an_expired_flow(gql, container, clock):
@@ -215,9 +215,9 @@ async def test_an_expired_flow(gql, container, clock):
     assert (await prove(gql, flow_id, amount="1"))["errors"][0]["code"] == "AMOUNT_MISMATCH"
     clock.advance(1)
     answer = await prove(gql, flow_id)
-    assert errors_of(answer) == [("FLOW_EXPIRED", "flowId")]
+    assert errors_of(answer) == [("FLOW_EXPIRED", None)]
     assert answer["errors"][0]["message"] == "Время сеанса истекло. Начните, пожалуйста, заново"
-    assert errors_of((await gql(GO_BACK, {"id": flow_id}))["goBack"]) == [("FLOW_EXPIRED", "flowId")]
+    assert errors_of((await gql(GO_BACK, {"id": flow_id}))["goBack"]) == [("FLOW_EXPIRED", None)]
 
 
 async def test_back_keeps_what_was_entered(gql, container):
@@ -244,10 +244,10 @@ async def test_back_keeps_what_was_entered(gql, container):
     back = (await gql(GO_BACK, {"id": flow_id}))["goBack"]["flow"]
     assert back["step"] == "CODE" and back["phoneVerified"] and back["resendAvailableInSeconds"] == 0
     # Back at the first step: nothing before it (the phone screen is outside the flow).
-    assert errors_of((await gql(GO_BACK, {"id": flow_id}))["goBack"]) == [("WRONG_STEP", "flowId")]
+    assert errors_of((await gql(GO_BACK, {"id": flow_id}))["goBack"]) == [("WRONG_STEP", None)]
     # The number stays confirmed: no new code, and «Отправить код повторно» sends nothing.
     sms_before = len(await deliveries(container, channel="sms"))
-    assert errors_of((await gql(RESEND, {"id": flow_id}))["resendCode"]) == [("WRONG_STEP", "flowId")]
+    assert errors_of((await gql(RESEND, {"id": flow_id}))["resendCode"]) == [("WRONG_STEP", None)]
     forward = (await gql(CONFIRM_CODE, {"id": flow_id, "code": ""}))["confirmCode"]
     assert forward["errors"] == [] and forward["flow"]["step"] == "ACCOUNT"
     assert len(await deliveries(container, channel="sms")) == sms_before
@@ -267,8 +267,8 @@ async def test_cancel(gql, container):
     cancelled = (await gql(CANCEL, {"id": flow_id}))["cancelFlow"]
     assert cancelled == {"flow": None, "errors": []}
     assert (await gql(FLOW, {"id": flow_id}))["flow"] is None
-    assert errors_of(await prove(gql, flow_id)) == [("FLOW_NOT_FOUND", "flowId")]
-    assert errors_of((await gql(CANCEL, {"id": flow_id}))["cancelFlow"]) == [("FLOW_NOT_FOUND", "flowId")]
+    assert errors_of(await prove(gql, flow_id)) == [("FLOW_NOT_FOUND", None)]
+    assert errors_of((await gql(CANCEL, {"id": flow_id}))["cancelFlow"]) == [("FLOW_NOT_FOUND", None)]
     # The resident starts again from the phone screen.
     assert await to_account_step(gql, container) != flow_id
 
@@ -282,7 +282,7 @@ async def test_two_racing_completions_create_one_user(gql, container):
     payloads = [a["setPassword"] for a in answers]
     winners = [p for p in payloads if not p["errors"]]
     assert len(winners) == 1 and winners[0]["session"]
-    assert all(errors_of(p) == [("WRONG_STEP", "flowId")] for p in payloads if p["errors"])
+    assert all(errors_of(p) == [("WRONG_STEP", None)] for p in payloads if p["errors"])
     async with container.uow() as tx:
         assert (await tx.session.execute(select(func.count()).select_from(User))).scalar() == 1
     assert len(await deliveries(container, channel="crm")) == 1
