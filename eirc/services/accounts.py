@@ -97,11 +97,9 @@ async def prove_account(
         raise DomainError(ErrorCode.INVALID_PERIOD, "period")
 
     limit = deps.settings.account_max_attempts
-    over = False
-    for key in limiter_keys:
-        window = await tx.counters.hit(key, now=now, window_seconds=WINDOW_SECONDS)
-        over = over or window.count > limit
-    if over:
+    windows = await tx.counters.hit_many([(key, WINDOW_SECONDS) for key in limiter_keys], now=now)
+    if any(window.count > limit for window in windows.values()):
+        await tx.commit()  # what the caller counted before (its client's calls) stands
         raise DomainError(ErrorCode.ACCOUNT_ATTEMPTS_EXCEEDED, "accountNumber")
 
     account = await tx.billing.account(number)
@@ -113,8 +111,8 @@ async def prove_account(
         await tx.commit()
         raise DomainError(ErrorCode.AMOUNT_MISMATCH, "amountDue")
 
-    for key in limiter_keys:  # a success gives its attempt back
-        await tx.counters.hit(key, now=now, window_seconds=WINDOW_SECONDS, amount=-1)
+    # a success gives its attempt back
+    await tx.counters.hit_many([(key, WINDOW_SECONDS) for key in limiter_keys], now=now, amount=-1)
     return ProvenAccount(
         account_number=account.account_number,
         address=account.address,

@@ -57,8 +57,9 @@ async def check_sms_caps(
     if client_ip:
         caps.append((f"sms:client:h:{client_ip}", HOUR, s.sms_per_client_per_hour, ErrorCode.RATE_LIMITED))
     caps.append(("sms:global:h", HOUR, s.sms_global_per_hour, ErrorCode.RATE_LIMITED))
-    for key, window, limit, code in caps:
-        hit = await tx.counters.hit(key, now=now, window_seconds=window)
+    windows = await tx.counters.hit_many([(key, window) for key, window, _limit, _code in caps], now=now)
+    for key, _window, limit, code in caps:  # the caps in this order: the first one passed is the answer
+        hit = windows[key]
         if hit.count > limit:
             if key == "sms:global:h":
                 log.warning("global SMS budget of %s per hour reached: sends refused", limit)
@@ -74,15 +75,12 @@ async def caps_wait(tx: UnitOfWork, deps: Deps, row: Flow) -> int:
         return 0
     s = deps.settings
     now = deps.clock.now()
-    wait = 0
-    for key, limit in (
-        (f"sms:phone:h:{row.phone}", s.sms_per_hour),
-        (f"sms:phone:d:{row.phone}", s.sms_per_day),
-    ):
-        window = await tx.counters.peek(key, now=now)
-        if window is not None and window.count >= limit:
-            wait = max(wait, window.seconds_left(now))
-    return wait
+    limits_of = {f"sms:phone:h:{row.phone}": s.sms_per_hour, f"sms:phone:d:{row.phone}": s.sms_per_day}
+    windows = await tx.counters.peek_many(list(limits_of), now=now)
+    return max(
+        (w.seconds_left(now) for key, w in windows.items() if w.count >= limits_of[key]),
+        default=0,
+    )
 
 
 async def send_code(tx: UnitOfWork, deps: Deps, row: Flow, *, client_ip: str | None) -> None:

@@ -185,7 +185,6 @@ def view_of(flow_id: str, row: Flow, deps: Deps, *, caps_wait: int = 0) -> FlowV
     )
 
 
-
 def with_flow(exc: DomainError | Exception, view: FlowView) -> None:
     """Attach the flow's current view to an expected failure, so the payload can show where the flow is."""
     exc.flow = view  # type: ignore[attr-defined]

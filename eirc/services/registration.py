@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from eirc.delivery.messages import queue_crm
 from eirc.domain import flows as machine
-from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.flows import FlowKind, FlowStep
 from eirc.domain.password import check_password, normalize_password
@@ -39,7 +38,7 @@ from eirc.services.flows import (
 )
 from eirc.services.profile import ProfileView, load_profile
 from eirc.services.recovery import complete_reset
-from eirc.services.throttle import throttle
+from eirc.services.throttle import count_call
 from eirc.services.users import insert_user
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Consent, Flow, User
@@ -80,48 +79,62 @@ async def start_phone(deps: Deps, *, phone: str | None, consent: bool, client_ip
         raise errors[0] if len(errors) == 1 else DomainErrors(errors)
 
     now = deps.clock.now()
-    # The answer tells a registered number from a new one (SPEC §11): throttled per client address.
-    await throttle(
-        deps,
-        action="start",
-        client_ip=client_ip,
-        limit=deps.settings.start_phone_per_client_per_hour,
-        window_seconds=3600,
-        field="phone",
-    )
-
     async with deps.uow() as tx:
-        user = await tx.users.by_phone(parsed)
-        if user is None:
-            kind = FlowKind.REGISTRATION
-        elif user.password_hash:
-            kind = FlowKind.LOGIN
-        else:
-            kind = FlowKind.PASSWORD_RESET  # imported without a password: set one by SMS first (SPEC §1, §5)
-        flow_id, row = await create_flow(
+        # The answer tells a registered number from a new one (SPEC §11): throttled per client address — the
+        # count stands whatever the answer (the work below is a savepoint: a refused SMS undoes only it).
+        if await count_call(
             tx,
             deps,
-            kind=kind,
-            phone=parsed,
-            user_id=user.id if user else None,
-            data={"personal_data_consent_at": now.isoformat()},
-        )
-        await tx.consents.add(
-            Consent(
-                kind=CONSENT_PERSONAL_DATA,
-                phone=parsed,
-                flow_id=row.id,
-                user_id=user.id if user else None,
-                client_ip=client_ip,
-                accepted_at=now,
-            )
-        )
-        if kind != FlowKind.LOGIN:
-            await codes.send_code(tx, deps, row, client_ip=client_ip)
-        wait = await codes.caps_wait(tx, deps, row)
+            action="start",
+            client_ip=client_ip,
+            limit=deps.settings.start_phone_per_client_per_hour,
+            window_seconds=3600,
+        ):
+            await tx.commit()
+            raise DomainError(ErrorCode.RATE_LIMITED, "phone")
+        try:
+            async with tx.nested():
+                flow_id, row, kind, wait = await _open_flow(tx, deps, parsed, client_ip, now)
+        except (DomainError, DomainErrors):
+            await tx.commit()
+            raise
         await tx.commit()
     log.info("flow %s started for %s", kind.value, mask_phone(parsed))
     return view_of(flow_id, row, deps, caps_wait=wait)
+
+
+async def _open_flow(
+    tx: UnitOfWork, deps: Deps, parsed: str, client_ip: str | None, now: datetime
+) -> tuple[str, Flow, FlowKind, int]:
+    """The flow of the phone screen's «Далее», its consent and (unless LOGIN) its SMS code."""
+    user = await tx.users.by_phone(parsed)
+    if user is None:
+        kind = FlowKind.REGISTRATION
+    elif user.password_hash:
+        kind = FlowKind.LOGIN
+    else:
+        kind = FlowKind.PASSWORD_RESET  # imported without a password: set one by SMS first (SPEC §1, §5)
+    flow_id, row = await create_flow(
+        tx,
+        deps,
+        kind=kind,
+        phone=parsed,
+        user_id=user.id if user else None,
+        data={"personal_data_consent_at": now.isoformat()},
+    )
+    await tx.consents.add(
+        Consent(
+            kind=CONSENT_PERSONAL_DATA,
+            phone=parsed,
+            flow_id=row.id,
+            user_id=user.id if user else None,
+            client_ip=client_ip,
+            accepted_at=now,
+        )
+    )
+    if kind != FlowKind.LOGIN:
+        await codes.send_code(tx, deps, row, client_ip=client_ip)
+    return flow_id, row, kind, await codes.caps_wait(tx, deps, row)
 
 
 # --- one step of a flow -------------------------------------------------------------------------------------
@@ -200,19 +213,20 @@ async def prove_account(
     amount_due: str | None,
     client_ip: str | None = None,
 ) -> FlowView:
-    # Guessing is bounded per flow and per phone (services.accounts); per client address besides, so one
-    # source cannot spread its guesses over many flows.
-    await throttle(
-        deps,
-        action="prove",
-        client_ip=client_ip,
-        limit=deps.settings.prove_account_per_client_per_hour,
-        window_seconds=3600,
-        field="accountNumber",
-    )
-
     async def step(tx: UnitOfWork, row: Flow) -> None:
         _require(deps, row, FlowStep.ACCOUNT)
+        # Guessing is bounded per flow and per phone (services.accounts); per client address besides, so one
+        # source cannot spread its guesses over many flows. Counted first, and the count stands.
+        if await count_call(
+            tx,
+            deps,
+            action="prove",
+            client_ip=client_ip,
+            limit=deps.settings.prove_account_per_client_per_hour,
+            window_seconds=3600,
+        ):
+            await tx.commit()
+            raise DomainError(ErrorCode.RATE_LIMITED, "accountNumber")
         # What was tried, kept with the flow: a failed proof commits (it counts), and a connection request
         # filed next carries the account the resident tried (services.connection_requests).
         row.data = {
@@ -267,15 +281,12 @@ async def set_personal_data(
 ) -> FlowView:
     """«Далее» on «Регистрация: личные данные»: also the acceptance of the terms of use, recorded.
 
-    Whether an e-mail is taken is told only within limits — per flow and per client address, committed
-    before the answer (`_count_email_check`) — so this step leaks registered e-mails no faster than the
-    phone screen does registered numbers (SPEC §11)."""
-    over = await _count_email_check(deps, flow_id=flow_id, email=email, client_ip=client_ip)
+    Whether an e-mail is taken is told only within limits — per flow and per client address, counted before
+    the answer and committed whatever it is (`_email_checks_over`) — so this step leaks registered e-mails no
+    faster than the phone screen does registered numbers (SPEC §11)."""
 
     async def step(tx: UnitOfWork, row: Flow) -> None:
         _require(deps, row, FlowStep.PERSONAL)
-        if over:
-            raise DomainError(ErrorCode.RATE_LIMITED, "email")
         now = deps.clock.now()
         personal = parse_personal_data(
             last_name=last_name,
@@ -286,7 +297,11 @@ async def set_personal_data(
             email_notifications=email_notifications,
             today=local_today(now),
         )
+        if await _email_checks_over(tx, deps, row, client_ip):
+            await tx.commit()
+            raise DomainError(ErrorCode.RATE_LIMITED, "email")
         if await tx.users.email_taken(personal.email):
+            await tx.commit()  # the check counted
             raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
         version = deps.settings.terms_version
         await tx.consents.add(
@@ -318,30 +333,17 @@ async def set_personal_data(
     return await _run_step(deps, flow_id, step)
 
 
-async def _count_email_check(
-    deps: Deps, *, flow_id: str | None, email: str | None, client_ip: str | None
-) -> bool:
-    """Count one e-mail check of a flow at PERSONAL; whether a limit is passed (EMAIL_CHECKS_PER_FLOW in the
-    flow's life, the phone screen's `EIRC_START_PHONE_PER_CLIENT_PER_HOUR` per client address)."""
-    try:
-        parse_email(email)
-    except DomainError:
-        return False  # the step refuses it as it is: nothing is told about any e-mail
-    now = deps.clock.now()
-    async with deps.uow() as tx:
-        row = await find_flow(tx, flow_id, lock=False)
-        if row is None or row.step != FlowStep.PERSONAL:
-            return False  # the step refuses it: nothing is checked
-        window = await tx.counters.hit(
-            f"personal:email:flow:{row.id}", now=now, window_seconds=deps.settings.flow_ttl_seconds
-        )
-        over = window.count > EMAIL_CHECKS_PER_FLOW
-        if client_ip:
-            per_client = await tx.counters.hit(
-                f"personal:email:client:{client_ip}", now=now, window_seconds=3600
-            )
-            over = over or per_client.count > deps.settings.start_phone_per_client_per_hour
-        await tx.commit()
+async def _email_checks_over(tx: UnitOfWork, deps: Deps, row: Flow, client_ip: str | None) -> bool:
+    """Count one e-mail check of the flow (a well-formed e-mail: a malformed one is refused as it is, telling
+    nothing); whether a limit is passed: EMAIL_CHECKS_PER_FLOW in the flow's life, the phone screen's
+    `EIRC_START_PHONE_PER_CLIENT_PER_HOUR` per client address."""
+    hits = [(f"personal:email:flow:{row.id}", deps.settings.flow_ttl_seconds)]
+    if client_ip:
+        hits.append((f"personal:email:client:{client_ip}", 3600))
+    windows = await tx.counters.hit_many(hits, now=deps.clock.now())
+    over = windows[hits[0][0]].count > EMAIL_CHECKS_PER_FLOW or (
+        client_ip is not None and windows[hits[1][0]].count > deps.settings.start_phone_per_client_per_hour
+    )
     if over:
         log.info("e-mail checks refused for %s: over the limits", mask_phone(row.phone))
     return over
@@ -399,6 +401,10 @@ async def set_password(
                     flow=await complete_reset(tx, deps, row, flow_id or "", password_hash)
                 )
         except (DomainError, DomainErrors) as exc:
+            # Nothing of the refused completion stands (a taken phone may have failed the insert itself): the
+            # flow is shown as it is stored.
+            await tx.rollback()
+            row = await load_flow(tx, flow_id, now=deps.clock.now(), lock=False)
             with_flow(exc, view_of(flow_id or "", row, deps))
             raise
         await tx.commit()
@@ -436,6 +442,7 @@ async def _complete_registration(
         password_hash=password_hash,
         source="registration",
         account_number=data["account_number"],
+        letter=True,  # send_confirmation below: its time is written with the user, not after
     )
     await gosuslugi.link_new_user(tx, deps, user, data)  # a flow started by «Вход через портал Госуслуги»
     await tx.consents.attach_user(row.id, user.id)

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from eirc.domain.errors import DomainError, ErrorCode
+from eirc.storage.db import UnitOfWork
 
 if TYPE_CHECKING:
     from eirc.services.deps import Deps
@@ -25,6 +26,21 @@ log = logging.getLogger("eirc.throttle")
 
 def client_key(action: str, client_ip: str) -> str:
     return f"{action}:client:{client_ip}"
+
+
+async def count_call(
+    tx: UnitOfWork, deps: Deps, *, action: str, client_ip: str | None, limit: int, window_seconds: float
+) -> bool:
+    """Count one call of `action` from `client_ip` in the caller's transaction; whether it is over `limit`
+    (the caller then commits — the count must stand — and refuses with ``RATE_LIMITED``)."""
+    if not client_ip:
+        return False
+    window = await tx.counters.hit(
+        client_key(action, client_ip), now=deps.clock.now(), window_seconds=window_seconds
+    )
+    if window.count == limit + 1:  # once a window, not once a request
+        log.info("%s throttled for client %s: over %s calls in %ss", action, client_ip, limit, window_seconds)
+    return window.count > limit
 
 
 async def throttle(

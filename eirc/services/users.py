@@ -39,13 +39,14 @@ async def insert_user(
     source: str,
     account_number: str | None,
     email_confirmed: bool = False,
+    letter: bool = False,
 ) -> User:
-    """A new user (and, with `account_number`, their primary address «Адрес 1») in the caller's tx."""
+    """A new user (and, with `account_number`, their primary address «Адрес 1») in the caller's tx.
+
+    The unique columns answer whether the phone or the e-mail is taken (a racing twin included): a taken one
+    is ``PHONE_TAKEN`` / ``EMAIL_TAKEN``, and the caller's transaction is to be rolled back. `letter`: a
+    confirmation letter goes out with this change (its time is written with the user)."""
     now = deps.clock.now()
-    if await tx.users.phone_taken(phone):
-        raise DomainError(ErrorCode.PHONE_TAKEN, "phone")
-    if await tx.users.email_taken(personal.email):
-        raise DomainError(ErrorCode.EMAIL_TAKEN, "email")
     user = User(
         phone=phone,
         email=personal.email,
@@ -58,6 +59,7 @@ async def insert_user(
         password_hash=password_hash,
         password_changed_at=now if password_hash else None,
         source=source,
+        email_letter_sent_at=now if letter else None,
         created_at=now,
         updated_at=now,
     )
@@ -66,10 +68,10 @@ async def insert_user(
         if account_number
         else None
     )
-    try:  # a racing twin: refused cleanly, the transaction stays usable
+    try:
         await tx.users.add(user, first)
-    except Conflict:
-        if await tx.users.phone_taken(phone):
+    except Conflict as conflict:
+        if "phone" in conflict.columns:
             raise DomainError(ErrorCode.PHONE_TAKEN, "phone") from None
         raise DomainError(ErrorCode.EMAIL_TAKEN, "email") from None
     return user
@@ -152,6 +154,7 @@ async def create_user(
             source=source,
             account_number=account_number,
             email_confirmed=email_confirmed,
+            letter=not email_confirmed,
         )
         if not email_confirmed:
             await send_confirmation(tx, deps, user=user)

@@ -56,6 +56,29 @@ class Counters(Repository):
         row = (await self.session.execute(stmt)).one()
         return Window(count=row[0], expires_at=aware(row[1]))
 
+    async def hit_many(self, hits: list[tuple[str, float]], *, now: datetime, amount: int = 1) -> dict[str, Window]:
+        """`hit` for several (key, window_seconds) at once: one statement. Keys are taken in sorted order, so
+        concurrent transactions counting the same keys lock them alike."""
+        if not hits:
+            return {}
+        rows = [
+            {"key": key, "count": amount, "expires_at": now + timedelta(seconds=window)}
+            for key, window in sorted(dict(hits).items())
+        ]
+        stmt = upsert(self.dialect).values(rows)
+        expired = _table.c.expires_at <= now
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_table.c.key],
+            set_={
+                "count": case((expired, stmt.excluded.count), else_=_table.c.count + stmt.excluded.count),
+                "expires_at": case((expired, stmt.excluded.expires_at), else_=_table.c.expires_at),
+            },
+        ).returning(_table.c.key, _table.c.count, _table.c.expires_at)
+        return {
+            key: Window(count=count, expires_at=aware(expires))
+            for key, count, expires in (await self.session.execute(stmt)).all()
+        }
+
     async def peek(self, key: str, *, now: datetime) -> Window | None:
         row = (
             await self.session.execute(select(_table.c.count, _table.c.expires_at).where(_table.c.key == key))
@@ -63,6 +86,15 @@ class Counters(Repository):
         if row is None or aware(row[1]) <= now:
             return None
         return Window(count=row[0], expires_at=aware(row[1]))
+
+    async def peek_many(self, keys: list[str], *, now: datetime) -> dict[str, Window]:
+        """The live windows of `keys` (an expired or missing one is absent), in one statement."""
+        stmt = select(_table.c.key, _table.c.count, _table.c.expires_at).where(_table.c.key.in_(keys))
+        return {
+            key: Window(count=count, expires_at=aware(expires))
+            for key, count, expires in (await self.session.execute(stmt)).all()
+            if aware(expires) > now
+        }
 
     async def reset(self, *keys: str) -> None:
         await self.session.execute(delete(_table).where(_table.c.key.in_(keys)))

@@ -63,8 +63,9 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
 class UnitOfWork:
     """One business transaction: rolls back unless `commit()` was called.
 
-    After a commit the `on_commit` callbacks run (e.g. wake the delivery worker), never before, so a
-    worker never looks for a row that is not yet visible.
+    After a commit that queued a message the `on_commit` callbacks run (they wake the delivery worker), never
+    before, so a worker never looks for a row that is not yet visible — and a commit that queued nothing does
+    not make the worker look at all.
     """
 
     users: Users
@@ -113,11 +114,18 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
-        for hook in self._on_commit_hooks:
-            hook()
+        if self.deliveries.queued:
+            self.deliveries.queued = False
+            for hook in self._on_commit_hooks:
+                hook()
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    def nested(self) -> Any:
+        """`async with tx.nested():` — a savepoint: what the block changes is undone if it raises, and the
+        transaction goes on (e.g. a count that must stand although the work it counted is refused)."""
+        return self.session.begin_nested()
 
     @property
     def dialect(self) -> str:

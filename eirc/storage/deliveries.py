@@ -53,9 +53,12 @@ VIEW_COLUMNS = (
 
 
 class Deliveries(Repository):
+    queued = False  # a message was added in this transaction (the unit of work wakes the worker on commit)
+
     async def add(self, delivery: Delivery) -> None:
         """Queued in the caller's transaction: the message exists if and only if its cause commits."""
         self.session.add(delivery)
+        self.queued = True
 
     # --- the worker ------------------------------------------------------------------------------------------
     async def due(self, *, now: datetime, max_age_seconds: float, limit: int) -> list[Any]:

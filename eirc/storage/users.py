@@ -40,14 +40,13 @@ class Users(Repository):
         return (await self.session.execute(stmt)).first() is not None
 
     async def add(self, user: User, first_address: UserAddress | None = None) -> None:
-        """A new user (and their first address) in a savepoint: a racing twin's phone or e-mail is a
-        `Conflict`, and the transaction stays usable."""
-        async with self.savepoint():
-            self.session.add(user)
-            if first_address is not None:
-                await self.session.flush()
-                first_address.user_id = user.id
-                self.session.add(first_address)
+        """A new user (and their first address), written now: a phone or e-mail that is another user's is a
+        `Conflict` naming the column (the transaction is then to be rolled back)."""
+        self.session.add(user)
+        if first_address is not None:
+            first_address.user_id = user.id
+            self.session.add(first_address)
+        await self.flush()
 
     async def save(self) -> None:
         """Write the changes made to loaded users now (a unique e-mail or Госуслуги identity taken by a
