@@ -30,13 +30,14 @@ BillRow = tuple[int, str, str, int, str]
 
 
 # --- what the gateway reads ----------------------------------------------------------------------------------
-async def newest_period(session: AsyncSession, *, before: str) -> str | None:
-    """The newest period of any bill that sorts before `before` (``YYYY-MM``), or None.
+NEWEST_PERIOD = select(func.max(Bill.period)).where(Bill.period < bindparam("before"))
+"""A backward probe of ``ix_bill_period`` from `before`: one index entry read, whatever the table's size
+(tests/integration/test_region_plans.py checks the plan)."""
 
-    A backward scan of ``ix_bill_period`` from `before`: one index probe, whatever the table's size."""
-    return (
-        await session.execute(select(func.max(Bill.period)).where(Bill.period < before))
-    ).scalar_one_or_none()
+
+async def newest_period(session: AsyncSession, *, before: str) -> str | None:
+    """The newest period of any bill that sorts before `before` (``YYYY-MM``), or None."""
+    return (await session.execute(NEWEST_PERIOD, {"before": before})).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
