@@ -305,21 +305,24 @@ class Gateway:
     def resident(self, phone: str, email: str) -> str:
         """A resident created with `eirc users create` (the account proved as in registration)."""
         account, period, amount = self.bill()
-        subprocess.run(
+        done = subprocess.run(
             [EIRC, "users", "create", "--phone", phone, "--password", PASSWORD, "--last-name", "Бенчмарков",
              "--first-name", "Иван", "--email", email, "--email-confirmed", "--account", account,
              "--period", period, "--amount", amount],
-            env=self.env, check=True, capture_output=True,
+            env=self.env, capture_output=True, text=True, check=False,
         )  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"{self.name}: eirc users create {phone}: {done.stderr.strip()}")
         token = self.call(LOGIN, {"login": phone, "password": PASSWORD})[0]["session"]["token"]
         return token
 
     def prepare(self) -> None:
         self.reader_phone = self.phone()
-        self.reader = self.resident(self.reader_phone, f"reader.{self.name}@example.com")
+        self.reader = self.resident(self.reader_phone, f"reader.{self.reader_phone[2:]}@example.com")
         for _ in range(2):  # `me` shows three addresses
             self.add(self.reader)
-        self.adder = self.resident(self.phone(), f"adder.{self.name}@example.com")
+        adder_phone = self.phone()
+        self.adder = self.resident(adder_phone, f"adder.{adder_phone[2:]}@example.com")
         for _ in range(20):  # warm up: connections, caches
             self.iteration(timed=False)
 
@@ -361,9 +364,8 @@ def measure(backend: str, urls: dict[str, str], regions: dict[str, Region], iter
         gateways = []
         for n, name in enumerate(("region", "small")):
             bills = region_data.sample_bills(regions[name].bills_file, max(2000, 3 * iterations), seed=n)
-            gateways.append(
-                Gateway(name, urls[name], sink, bills, 9_500_000_000 + n * 100_000_000, stack, workdir)
-            )
+            first_phone = 9_500_000_000 + n * 100_000_000 + os.getpid() % 1000 * 10_000  # distinct per run
+            gateways.append(Gateway(name, urls[name], sink, bills, first_phone, stack, workdir))
         for gateway in gateways:
             gateway.prepare()
         started = time.perf_counter()

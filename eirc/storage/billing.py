@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from eirc.storage.statistics import analyze
 from eirc.storage.tables import Bill, BillingAccount
 from eirc.storage.types import UTCDateTime
 
@@ -78,7 +79,8 @@ class BillWriter:
 
 @contextlib.asynccontextmanager
 async def open_bill_import(engine: AsyncEngine, now: Callable[[], datetime]) -> AsyncIterator[BillWriter]:
-    """A writer on a connection of its own, closed (not returned to the pool) when the block ends."""
+    """A writer on a connection of its own, closed (not returned to the pool) when the block ends; after
+    the last batch, fresh planner statistics of the tables (storage.statistics)."""
     async with engine.connect() as conn:
         try:
             writer = (
@@ -88,6 +90,7 @@ async def open_bill_import(engine: AsyncEngine, now: Callable[[], datetime]) -> 
             )
             await writer.start()
             yield writer
+            await analyze(conn, "billing")
         finally:
             await conn.invalidate()  # its session settings and temporary tables go with it
 

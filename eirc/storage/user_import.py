@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eirc.storage.statistics import analyze
 from eirc.storage.tables import User
 from eirc.storage.types import UTCDateTime
 
@@ -298,6 +299,8 @@ def _copy_value(value: Any) -> str:
 
 @contextlib.asynccontextmanager
 async def open_resident_import(engine: AsyncEngine) -> AsyncIterator[ResidentStore]:
-    """A store on a connection of its own for the import's whole run."""
+    """A store on a connection of its own for the import's whole run; after the last batch, fresh planner
+    statistics of the tables (storage.statistics)."""
     async with engine.connect() as conn:
         yield ResidentStore(conn)
+        await analyze(conn, "residents")
