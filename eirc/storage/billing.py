@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from eirc.storage.statistics import analyze
+from eirc.storage.statistics import after_bulk_load
 from eirc.storage.tables import Bill, BillingAccount
 from eirc.storage.types import UTCDateTime
 
@@ -80,7 +80,7 @@ class BillWriter:
 @contextlib.asynccontextmanager
 async def open_bill_import(engine: AsyncEngine, now: Callable[[], datetime]) -> AsyncIterator[BillWriter]:
     """A writer on a connection of its own, closed (not returned to the pool) when the block ends; after
-    the last batch, fresh planner statistics of the tables (storage.statistics)."""
+    the last batch, the tables vacuumed and analysed (storage.statistics)."""
     async with engine.connect() as conn:
         try:
             writer = (
@@ -90,7 +90,7 @@ async def open_bill_import(engine: AsyncEngine, now: Callable[[], datetime]) -> 
             )
             await writer.start()
             yield writer
-            await analyze(conn, "billing")
+            await after_bulk_load(conn, ("billing_account", "bill"), vacuum=True)
         finally:
             await conn.invalidate()  # its session settings and temporary tables go with it
 

@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eirc.storage.statistics import analyze
+from eirc.storage.statistics import after_bulk_load
 from eirc.storage.tables import User
 from eirc.storage.types import UTCDateTime
 
@@ -303,4 +303,4 @@ async def open_resident_import(engine: AsyncEngine) -> AsyncIterator[ResidentSto
     statistics of the tables (storage.statistics)."""
     async with engine.connect() as conn:
         yield ResidentStore(conn)
-        await analyze(conn, "residents")
+        await after_bulk_load(conn, ("app_user", "user_address"))
