@@ -51,17 +51,23 @@ from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.money import MAX_KOPECKS, parse_amount
 from eirc.domain.periods import Period
 from eirc.domain.personal import local_today
-from eirc.services.csv_files import CsvFile, Refusals, Refused, RefusedRow, pipelined, show
+from eirc.services.csv_files import (
+    CsvFile,
+    Refusals,
+    Refused,
+    RefusedRow,
+    check_account_number,
+    pipelined,
+    show,
+)
 from eirc.storage.billing import BillRow, open_bill_import
 from eirc.storage.db import UnitOfWorkFactory
 
 HEADER = ("account_number", "period", "amount_due", "address")
 HEADER_TEXT = ",".join(HEADER)
 BATCH_SIZE = 5000
-MAX_ACCOUNT_LENGTH = 32
 MAX_ADDRESS_LENGTH = 500
 
-_ACCOUNT = re.compile(r"[0-9A-Za-zА-Яа-яЁё-]+")
 _PLAIN_AMOUNT = re.compile(r"([0-9]{1,13})(?:\.([0-9]{1,2}))?")
 
 ProgressCallback = Callable[[int, int], None]
@@ -103,17 +109,6 @@ class ImportReport(Refusals):
 
 
 # --- validating ----------------------------------------------------------------------------------------------
-def check_account_number(account: str) -> str:
-    """A billing account number as the billing centre writes them, or `Refused`."""
-    if not account:
-        raise Refused("account_number is empty")
-    if len(account) > MAX_ACCOUNT_LENGTH:
-        raise Refused(f"account_number is longer than {MAX_ACCOUNT_LENGTH} characters")
-    if _ACCOUNT.fullmatch(account) is None:
-        raise Refused(f"account_number may hold only digits, letters and dashes: {show(account)}")
-    return account
-
-
 class _Validator:
     """Turns the four text fields of a row into ``(account, period, kopecks, address)`` or refuses it.
 

@@ -26,8 +26,10 @@ MAX_REFUSED_DETAILS = 100_000
 exhaust memory). A report's ``refused_count`` is always exact."""
 
 NOT_UTF8 = "the line is not valid UTF-8 text"
+MAX_ACCOUNT_LENGTH = 32
 
 _SNIFF_BYTES = 64 * 1024
+_ACCOUNT = re.compile(r"[0-9A-Za-zА-Яа-яЁё-]+")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # what `surrogateescape` makes of a byte that is not UTF-8
 
 B = TypeVar("B")
@@ -63,6 +65,17 @@ def show(value: str, limit: int = 40) -> str:
     """A value quoted for a refusal reason, shortened; bytes that were not UTF-8 shown as �."""
     value = _SURROGATE.sub("\ufffd", value)
     return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+def check_account_number(account: str) -> str:
+    """A billing account number as the billing centre writes them, or `Refused`."""
+    if not account:
+        raise Refused("account_number is empty")
+    if len(account) > MAX_ACCOUNT_LENGTH:
+        raise Refused(f"account_number is longer than {MAX_ACCOUNT_LENGTH} characters")
+    if _ACCOUNT.fullmatch(account) is None:
+        raise Refused(f"account_number may hold only digits, letters and dashes: {show(account)}")
+    return account
 
 
 def unreadable(path: Path, exc: OSError) -> str:
