@@ -123,9 +123,20 @@ class CsvFile:
     UTF-8 text in its first block, empty, or with another header. `close()` it when done.
     """
 
-    def __init__(self, path: Path, header: tuple[str, ...], error: type[Exception]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: tuple[str, ...],
+        error: type[Exception],
+        *,
+        strict: bool = False,
+        not_csv: str = "cannot be read as CSV ({})",
+    ) -> None:
+        """`strict`: the csv module's (a quote where none may be refuses the record); `not_csv`: the reason
+        given for a record that is not CSV, `{}` standing for what the csv module said."""
         self.path = path
         self.header = ",".join(header)
+        self._not_csv = not_csv
         self._raw, self.size = open_csv(path, error)
         try:
             head = self._raw.read(_SNIFF_BYTES)
@@ -141,7 +152,7 @@ class CsvFile:
             raise error(f"{path} is not a UTF-8 CSV text file ({problem})")
         # Kept referenced: a collected TextIOWrapper would close the file under the reader.
         self._text = io.TextIOWrapper(self._raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        self._csv = csv.reader(self._text)
+        self._csv = csv.reader(self._text, strict=strict)
         try:
             found = next(self._csv)
         except StopIteration:
@@ -169,7 +180,7 @@ class CsvFile:
                 return
             except csv.Error as exc:
                 last = reader.line_num
-                yield line, f"cannot be read as CSV ({exc})"
+                yield line, self._not_csv.format(exc)
                 continue
             last = reader.line_num
             if not fields or (len(fields) == 1 and not fields[0].strip()):

@@ -13,7 +13,7 @@ from eirc.domain.email import parse_email
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.names import clean_optional, clean_required
 from eirc.domain.phone import parse_phone
-from eirc.services.csv_files import Refused, check_account_number, show
+from eirc.services.csv_files import MAX_ACCOUNT_LENGTH, Refused, show
 
 HEADER = ("phone", "last_name", "first_name", "middle_name", "email", "account_number")
 HEADER_TEXT = ",".join(HEADER)
@@ -62,19 +62,24 @@ def parse_row(line: int, fields: list[str]) -> Row:
             email = parse_email(email_raw)
         except DomainError:
             raise Refused(f"email is not an e-mail address: {show(email_raw)}") from None
-    account = check_account_number(account_raw) if account_raw else None
+    account = account_raw or None  # whether it exists is the database's to say (services.user_import)
+    if account is not None and len(account) > MAX_ACCOUNT_LENGTH:
+        raise Refused(f"account_number is too long: {show(account)}")
     return Row(line, phone, last_name, first_name, middle_name, email, account)
 
 
-def parse_records(records: list[tuple[int, list[str] | str]]) -> list[Row | str]:
-    """Each record as a `Row`, or the reason it is refused (run in a worker process for big files)."""
-    parsed: list[Row | str] = []
+def parse_records(records: list[tuple[int, list[str] | str]]) -> list[Row | str | None]:
+    """Each record as a `Row`, the reason it is refused, or None for a record of empty fields only (a
+    spreadsheet's blank row, not a row). Run in a worker process for big files."""
+    parsed: list[Row | str | None] = []
     for line, fields in records:
         if isinstance(fields, str):
             parsed.append(fields)
-            continue
-        try:
-            parsed.append(parse_row(line, fields))
-        except Refused as exc:
-            parsed.append(exc.reason)
+        elif all(not f.strip() for f in fields):
+            parsed.append(None)
+        else:
+            try:
+                parsed.append(parse_row(line, fields))
+            except Refused as exc:
+                parsed.append(exc.reason)
     return parsed

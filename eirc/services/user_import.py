@@ -142,15 +142,15 @@ class _BatchReader:
         self._workers = workers
         self._phones: dict[str, int] = {}
         self._emails: dict[str, int] = {}
-        self._ahead: tuple[list[Any], list[Future[list[Row | str]]]] | None = None
+        self._ahead: tuple[list[Any], list[Future[list[Row | str | None]]]] | None = None
 
-    def _check_next(self) -> tuple[list[Any], list[Future[list[Row | str]]]] | None:
+    def _check_next(self) -> tuple[list[Any], list[Future[list[Row | str | None]]]] | None:
         """The next batch's records, and the checks of them under way (done already without a pool)."""
         records = list(itertools.islice(self._records, self._batch_size))
         if not records:
             return None
         if self._pool is None:
-            done: Future[list[Row | str]] = Future()
+            done: Future[list[Row | str | None]] = Future()
             done.set_result(parse_records(records))
             return records, [done]
         size = -(-len(records) // self._workers)
@@ -170,6 +170,8 @@ class _BatchReader:
         refused: list[RefusedRow] = []
         phones, emails = self._phones, self._emails
         for (line, _), row in zip(records, parsed, strict=True):
+            if row is None:
+                continue  # empty fields only: no row
             if isinstance(row, str):
                 refused.append(RefusedRow(line, row))
                 continue
@@ -275,7 +277,8 @@ async def import_users(
 ) -> ImportReport:
     """Import a residents CSV (see the module's docstring); raise `UserFileError` for an unusable file."""
     started = time.perf_counter()
-    source = CsvFile(Path(path), HEADER, UserFileError)  # a bad file or header fails here
+    # A bad file or header fails here. Strict CSV, with its own wording: this import's rules since it began.
+    source = CsvFile(Path(path), HEADER, UserFileError, strict=True, not_csv="not readable as CSV: {}")
     report = ImportReport()
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)

@@ -179,7 +179,8 @@ class ResidentStore:
             raise
 
     async def _values(self, statements: dict[str, Any], values: Iterable[str]) -> list[Any]:
-        listed = list(values)
+        # A NUL cannot be stored in PostgreSQL text, so no stored value holds one; nor may it be sent.
+        listed = [v for v in values if "\x00" not in v]
         if not listed:
             return []
         return list(await self.conn.execute(statements[self.dialect], {"values": json.dumps(listed)}))

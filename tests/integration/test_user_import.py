@@ -83,7 +83,7 @@ async def test_new_residents_and_every_refusal(container, accounts, tmp_path):
                 ("8 (916) 000-00-01", "Дубль", "Дубль", "", "", ""),  # 4 the phone of line 2
                 ("9160000003", "Сидоров", "Сидор", "", "ivan@example.com", ""),  # 5 the e-mail of line 2
                 ("9160000004", "Фамилия", "Имя", "", "", "9999999999"),  # 6 no such account
-                ("9160000005", "Фамилия", "Имя", "", "", "50 01"),  # 7 not an account number
+                ("9160000005", "Фамилия", "Имя", "", "", "50 01"),  # 7 not an account number either
                 ("9160000006", "Фамилия", "Имя", "", "taken@example.com", ""),  # 8 another resident's
                 ("9160000009", "Чужой", "Чужой", "", "", A2),  # 9 registered: kept as is
                 ("12345", "Фамилия", "Имя", "", "", ""),  # 10
@@ -99,7 +99,7 @@ async def test_new_residents_and_every_refusal(container, accounts, tmp_path):
         4: "phone +79160000001 already on line 2",
         5: "email ivan@example.com already on line 2",
         6: "billing account 9999999999 not found (import the billing data first)",
-        7: "account_number may hold only digits, letters and dashes: '50 01'",
+        7: "billing account 50 01 not found (import the billing data first)",
         8: "email taken@example.com is used by another resident",
         10: "phone is not a Russian mobile number: '12345'",
         11: "last_name is empty",
@@ -244,3 +244,27 @@ async def test_progress_is_reported_in_bytes(container, tmp_path):
     size = path.stat().st_size
     assert len(seen) >= 5 and all(total == size for _, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen) and seen[-1] == (size, size)
+
+
+async def test_the_files_own_quirks_keep_their_rules(container, accounts, tmp_path):
+    # Strict CSV (a stray quote refuses its row), blank spreadsheet rows skipped, an over-long account
+    # refused, and an account holding a NUL (past the first block, which refuses a binary file whole) is
+    # simply not found — never sent to a database that cannot take it.
+    good = "".join(f"91600{n:05d},Фамилия,Имя,Отчество,,\n" for n in range(1500))  # lines 2-1501
+    tail = (
+        '9169000001,"Иванов"x,Имя,,,\n'  # 1502
+        ",,,,,\n"  # a blank row: not a row
+        f"9169000002,Фамилия,Имя,,,{'5' * 33}\n"  # 1504
+        "9169000003,Фамилия,Имя,,,50\x0001\n"  # 1505
+        f"9169000004,Фамилия,Имя,,,{A1}\n"  # 1506
+    )
+    path = tmp_path / "quirks.csv"
+    path.write_text(HEADER + "\n" + good + tail, encoding="utf-8")
+    assert path.stat().st_size > 64 * 1024
+    report = await run(container, path)
+    assert refused(report) == {
+        1502: "not readable as CSV: ',' expected after '\"'",
+        1504: f"account_number is too long: '{'5' * 33}'",
+        1505: "billing account 50\x0001 not found (import the billing data first)",
+    }
+    assert (report.added, report.rows) == (1501, 1504)
