@@ -36,19 +36,26 @@ def gateway_env(database_url: str, secret: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_gateway(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
-    """`eirc serve` on 127.0.0.1:`port` without a delivery worker, once /healthz answers (60 s at most)."""
-    proc = subprocess.Popen(
-        [EIRC, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start_gateway(
+    env: dict[str, str], port: int, workers: int, *, worker: bool = False, log: Path | None = None
+) -> subprocess.Popen:
+    """`eirc serve` on 127.0.0.1:`port` (with its delivery worker only if `worker`), once /healthz answers
+    (60 s at most). Its stderr goes to `log` when given (a long run must not fill a pipe nobody reads)."""
+    args = [EIRC, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if not worker:
+        args.append("--no-worker")
+    stderr = log.open("w") if log else subprocess.PIPE
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+    def said() -> str:
+        if log:
+            return log.read_text(errors="replace")[-2000:]
+        return proc.stderr.read() if proc.stderr else ""
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"eirc serve exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise SystemExit(f"eirc serve exited: {said()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from eirc.cli.output import JsonOption, fail, print_json, render_record, render_rows, run, stderr, stdout
+from eirc.cli.output import (
+    JsonOption,
+    fail,
+    open_container,
+    print_json,
+    render_record,
+    render_rows,
+    run,
+    stderr,
+    stdout,
+)
 from eirc.domain.money import format_amount
 from eirc.domain.periods import Period
 
@@ -64,10 +74,9 @@ def import_file(
 
 
 async def _import(file: Path, on_progress: Callable[[int, int], None] | None) -> Any:
-    from eirc.bootstrap import build_container
     from eirc.services.billing_import import import_billing_csv
 
-    container = build_container()
+    container = open_container()
     try:
         return await import_billing_csv(container.uow, container.clock, file, progress=on_progress)
     finally:
@@ -131,10 +140,9 @@ def show(
 
 
 async def _show(account: str) -> Any:
-    from eirc.bootstrap import build_container
     from eirc.services.billing import show_account
 
-    container = build_container()
+    container = open_container()
     try:
         return await show_account(container.uow, account)
     finally:

@@ -99,7 +99,7 @@ def import_users(
     file: Annotated[
         str, typer.Argument(help="CSV: phone,last_name,first_name,middle_name,email,account_number")
     ],
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per transaction")] = 500,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per transaction")] = 5000,
     as_json: bool = JsonOption,
 ) -> None:
     """Import residents without a password (they set one by SMS). Re-importing is safe: phones are never
@@ -134,7 +134,7 @@ def import_users(
 
     async def work(container: Any) -> Any:
         try:
-            return await import_service(container, path, batch_size=batch_size, progress=advance)
+            return await import_service(container.uow, container.clock, path, batch_size=batch_size, progress=advance)
         finally:
             if started:
                 progress.stop()
@@ -148,7 +148,8 @@ def import_users(
     summary = report.as_dict()
     stdout.print(
         f"rows: {summary['rows']}  added: {report.added}  updated: {report.updated}  "
-        f"unchanged: {report.unchanged}  kept (registered): {report.kept}  refused: {report.refused_count}",
+        f"unchanged: {report.unchanged}  kept (registered): {report.kept}  refused: {report.refused_count}  "
+        f"time: {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)",
         highlight=False,
     )
     if report.refused:

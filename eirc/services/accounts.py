@@ -92,7 +92,7 @@ async def prove_account(
     """
     parsed_period, number, kopecks = _parse(period, account_number, amount_due)
     now = deps.clock.now()
-    allowed = await periods_in(tx.session, now=now)
+    allowed = await periods_in(tx, now=now)
     if parsed_period not in allowed:
         raise DomainError(ErrorCode.INVALID_PERIOD, "period")
 

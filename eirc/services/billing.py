@@ -2,54 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from eirc.clock import Clock
+from eirc.domain.errors import DomainError
 from eirc.domain.periods import Period, last_billed_periods
-from eirc.storage.db import UnitOfWorkFactory
-from eirc.storage.tables import Bill, BillingAccount
+from eirc.domain.personal import local_today
+from eirc.storage.billing import AccountBills
+from eirc.storage.db import UnitOfWork, UnitOfWorkFactory
+
+__all__ = ["AccountBills", "billing_periods", "periods_in", "show_account"]
 
 
 async def billing_periods(uow: UnitOfWorkFactory, clock: Clock) -> list[Period]:
-    """The last three billed months, newest first.
+    """The last three billed months, newest first (docs/billing.md, «Billing periods»).
 
-    "Billed" means: the newest period present in the bills table and the two months before it. With no
-    bills at all, the three months before the current one (a bill is issued after its month ends).
+    "Billed" means: the newest period of a bill that is not after the current month (Moscow time), and the
+    two months before it. With no such bill, the three months before the current one (a bill is issued
+    after its month ends). A bill stored for a later month (the import refuses them now; older data may
+    hold one) is never offered, so it cannot move every resident's choice into the future.
     """
     async with uow() as tx:
-        return await periods_in(tx.session, now=clock.now())
+        return await periods_in(tx, now=clock.now())
 
 
-async def periods_in(session: AsyncSession, *, now: datetime) -> list[Period]:
+async def periods_in(tx: UnitOfWork, *, now: datetime) -> list[Period]:
     """`billing_periods` inside the caller's transaction (account proofs run in one)."""
-    newest = (await session.execute(select(func.max(Bill.period)))).scalar_one_or_none()
-    if newest:
-        return last_billed_periods(Period.parse(newest))
-    return last_billed_periods(Period.from_date(now.date()).previous())
-
-
-@dataclass(frozen=True)
-class AccountBills:
-    account_number: str
-    address: str
-    bills: list[tuple[str, int]]  # (period, kopecks), newest first
+    current = Period.from_date(local_today(now))
+    bound = current.next().value
+    while (newest := await tx.billing.newest_period(before=bound)) is not None:
+        try:
+            return last_billed_periods(Period.parse(newest))
+        except (DomainError, ValueError):  # not a period we can offer (no import of ours wrote it)
+            bound = newest
+    return last_billed_periods(current.previous())
 
 
 async def show_account(uow: UnitOfWorkFactory, account_number: str) -> AccountBills | None:
     async with uow() as tx:
-        account = await tx.session.get(BillingAccount, account_number.strip())
-        if account is None:
-            return None
-        rows = (
-            await tx.session.execute(
-                select(Bill.period, Bill.amount_kopecks)
-                .where(Bill.account_number == account.account_number)
-                .order_by(Bill.period.desc())
-            )
-        ).all()
-        # Built inside the transaction: leaving it rolls back, which expires the loaded account.
-        return AccountBills(account.account_number, account.address, [(p, k) for p, k in rows])
+        return await tx.billing.account_bills(account_number.strip())

@@ -129,9 +129,9 @@ async def test_import_reports_and_is_idempotent(container, cli, tmp_path):
     ("content", "message"),
     [
         (None, "no such file"),
-        (b"phone,name\n+79161234567,x\n", "expected the header"),
+        (b"phone,name\n+79161234567,x\n", "the header must be"),
         (b"", "is empty"),
-        (b"phone,last_name,first_name,middle_name,email,account_number\n\xff\xfe\x00bad", "not UTF-8"),
+        (b"phone,last_name,first_name,middle_name,email,account_number\n\xff\xfe\x00bad", "not a UTF-8"),
     ],
     ids=["missing", "header", "empty", "binary"],
 )

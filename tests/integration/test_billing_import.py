@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from eirc.services import billing_import
 from eirc.services.billing_import import BillingFileError, ImportReport, import_billing_csv
 from eirc.storage.tables import Bill, BillingAccount
 
@@ -184,17 +183,23 @@ async def test_duplicates_across_batches_and_quoted_fields(container, tmp_path):
     assert (await bills(container))[("7100", "2025-12")] == 100000
 
 
-async def test_a_hash_collision_does_not_refuse_a_good_row(container, tmp_path, monkeypatch):
-    # Every key "collides" with line 2: only a key whose bill exists already is really a repeat.
-    monkeypatch.setattr(billing_import._SeenKeys, "add", lambda self, key, line: 2 if line > 2 else 0)
+async def test_a_key_repeated_in_a_later_batch_names_its_first_line(container, tmp_path):
+    # The file's keys so far are the database's to remember (the import's stage table): a key of batch 1
+    # met twice in batch 3 is refused twice, both times with the line of batch 1.
     report = await run(container, write(tmp_path, [
         HEADER,
-        row("8001", "2025-12", "1.00", KHIMKI),
-        row("8002", "2025-12", "2.00", KHIMKI),
-        row("8003", "2025-12", "3.00", KHIMKI),
-        row("8001", "2025-12", "4.00", KHIMKI),  # a real repeat, in a later batch
-    ]), batch_size=1)  # fmt: skip
-    assert (report.added, sorted(refused(report))) == (3, [5])
+        row("8001", "2025-12", "1.00", KHIMKI),  # 2: batch 1
+        row("8002", "2025-12", "2.00", KHIMKI),  # 3
+        row("8003", "2025-12", "3.00", KHIMKI),  # 4: batch 2
+        row("8004", "2025-12", "4.00", KHIMKI),  # 5
+        row("8001", "2025-12", "5.00", KHIMKI),  # 6: batch 3, a repeat of line 2
+        row("8001", "2025-12", "6.00", KHIMKI),  # 7: the same again, in the same batch
+    ]), batch_size=2)  # fmt: skip
+    assert refused(report) == {
+        6: "the same account and period as line 2",
+        7: "the same account and period as line 2",
+    }
+    assert (report.added, report.unchanged, report.rows) == (4, 0, 6)
     assert (await bills(container))[("8001", "2025-12")] == 100
 
 
@@ -268,3 +273,12 @@ async def test_progress_is_reported_in_bytes(container, tmp_path):
     size = path.stat().st_size
     assert len(seen) >= 5 and all(total == size for _, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen) and seen[-1] == (size, size)
+
+
+async def test_direction_marks_in_an_address_are_dropped(container, tmp_path):
+    """An address is shown to residents and in support's tables: a right-to-left override in it would make
+    either show something else than what is stored."""
+    path = write(tmp_path, [HEADER, row("5001", "2025-10", "10.00", "г.Москва, \u202eул.Вяземская\u202c, д.34\u200f")])
+    report = await run(container, path)
+    assert (report.added, report.refused_count) == (1, 0)
+    assert await accounts(container) == {"5001": "г.Москва, ул.Вяземская, д.34"}
