@@ -117,7 +117,14 @@ async function boot() {
     data = await gql(BOOT, { flowId: flowId || "", withFlow: Boolean(flowId), withMe: Boolean(token) });
   } catch (error) {
     console.warn("eirc portal: boot failed:", error.message);
-    bootFailed();
+    if (!flowId && !token) {
+      bootFailed();
+      return;
+    }
+    // What the tab kept may be what the gateway refuses (an id mangled by hand): start clean, once.
+    store.setFlowId(null);
+    store.clearSession();
+    boot();
     return;
   }
   loadTexts(data.uiTexts);
