@@ -257,7 +257,7 @@ def walk(browser, url: str, out: Path, relay: SmsRelay, database: Path) -> list[
     w.press("Сохранить и зарегистрироваться")
     w.at("profile")
     w.shot("profile-registered")
-    page.get_by_role("button", name="Добавить адрес").click()
+    page.get_by_role("button", name="+", exact=True).click()
     page.wait_for_selector("#add-address-dialog[open]")
     w.shot("add-address")
     dialog = page.locator("#add-address-dialog")

@@ -36,6 +36,9 @@ from tests.browser.conftest import EIRC, Gateway, start_gateway, stop_gateway
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.providers import CRM_TOKEN, MAIL_FROM, SMS_TOKEN, FakeProvider, SmtpSink
 
+# The machine running the suite may be busy (password hashing is CPU-bound): answers get 15 s, not 5.
+expect.set_options(timeout=15_000)
+
 # (account, address, kopecks of the newest bill; older bills differ by a few rubles)
 ACCOUNTS = {
     "5012345678": "г.Москва, ул.Вяземская, д.34, к.2, кв.90",

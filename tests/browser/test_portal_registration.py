@@ -108,9 +108,12 @@ def test_a_resident_registers_by_typing_and_clicking_and_meets_every_error(page,
     # Step 3, «Регистрация: лицевой счет»: the progress indicator, the periods offered.
     at(page, "account")
     expect(page.get_by_role("heading", level=1)).to_have_text("Регистрация: лицевой счет")
-    expect(page.locator(".progress")).to_have_attribute("aria-label", "Лицевой счет — Имя, e-mail — Пароль")
+    expect(page.locator(".progress")).to_have_attribute("title", "Лицевой счет — Имя, e-mail — Пароль")
     expect(page.locator(".progress li")).to_have_text(["Лицевой счет", "Имя, e-mail", "Пароль"])
     expect(page.locator('.progress li[aria-current="step"]')).to_have_text("Лицевой счет")
+    assert (
+        page.get_by_label("Лицевой счет").count() == 1
+    )  # a field's words name one control, loosely matched too
     period = field(page, "Расчетный период")
     assert [o.get_attribute("value") for o in period.locator("option").all()] == world.periods
     expect(page.get_by_role("button", name="Заявка")).to_be_hidden()
@@ -187,6 +190,7 @@ def test_a_resident_registers_by_typing_and_clicking_and_meets_every_error(page,
         ["Минимум 6 символов", "Только буквы и цифры", "Нет двух одинаковых цифр рядом"]
     )
     password = field(page, "Пароль")
+    assert page.get_by_label("Пароль").count() == 1
     expect(password).to_have_attribute("type", "password")
     password.press_sequentially("67hk9")
     assert rule_states(page) == {
@@ -348,3 +352,13 @@ def test_the_connection_request_from_the_account_step(page, world):
     press(page, "Назад")
     at(page, "phone")
     assert world.gateway.outside == []
+
+
+def test_a_flow_the_gateway_no_longer_knows_starts_again_with_a_message(page, world):
+    page.goto(world.url + "/")
+    at(page, "phone")
+    page.evaluate("() => sessionStorage.setItem('eirc.flow', 'a-flow-that-expired-long-ago')")
+    page.reload()
+    at(page, "phone")  # field null: the screen's own message
+    expect(page.locator("main .alert")).to_have_text("Время сеанса истекло. Начните, пожалуйста, заново")
+    assert page.evaluate("() => sessionStorage.getItem('eirc.flow')") is None

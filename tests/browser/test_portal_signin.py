@@ -76,6 +76,7 @@ def test_sign_in_by_phone_its_errors_sign_out_and_in_again(page, world):
     world.gateway.outside.clear()
     start_phone(page, world.url, "8 926 111 00 01")
     at(page, "login")  # a registered number: the login screen, the login prefilled
+    assert page.get_by_label("Пароль").count() == 1
     expect(page.get_by_role("heading", level=1)).to_have_text("Вход: логин и пароль")
     expect(field(page, LOGIN)).to_have_value("+7 926 111-00-01")
     expect(field(page, "Пароль")).to_be_focused()
@@ -215,7 +216,7 @@ def test_the_profile_addresses_and_ebill(page, world):
     expect(addresses.first.get_by_role("button", name="Удалить адрес")).to_have_count(0)  # not the last one
 
     # «+» → «Регистрация нового адреса»: the same checks and texts as at registration, no connection hint.
-    page.get_by_role("button", name="Добавить адрес").click()
+    page.get_by_role("button", name="+", exact=True).click()
     dialog = page.locator("#add-address-dialog")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("heading")).to_have_text("Регистрация нового адреса")
@@ -224,6 +225,8 @@ def test_the_profile_addresses_and_ebill(page, world):
             "Укажите расчетный период, номер лицевого счета и сумму к оплате из квитанции ЖКУ."
         )
     ).to_be_visible()
+    assert page.get_by_role("button", name="Добавить").count() == 1  # «+» is named «+»
+    assert page.get_by_role("button", name="Выйти").count() == 1
     press(page, "Добавить", within=dialog)
     expect_error(page, "accountNumber", "Номер лицевого счета", REQUIRED, within=dialog)
     dialog.get_by_label("Номер лицевого счета", exact=True).fill("5000000009")

@@ -83,7 +83,6 @@ export const M = {
   login: `mutation($login: String!, $password: String!) { login(login: $login, password: $password) ${authPayload} }`,
   forgotPassword: `mutation($login: String!) { forgotPassword(login: $login) ${flowPayload} }`,
   logout: "mutation { logout }",
-  logoutEverywhere: "mutation { logoutEverywhere }",
   me: `query { me { ${PROFILE} } }`,
   resendConfirmationEmail: `mutation { resendConfirmationEmail ${profilePayload} }`,
   addAddress: `mutation($period: String!, $accountNumber: String!, $amountDue: String!) {

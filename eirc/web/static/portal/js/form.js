@@ -90,21 +90,24 @@ export function textField(opts) {
   let control = input;
   let toggle = null;
   if (opts.type === "password") {
+    // Named by its (visually hidden) words, not aria-label: the field «Пароль» stays the one thing labelled so.
+    const words = h("span", { class: "sr-only", text: t("password.show") });
     toggle = h("button", {
       type: "button",
       class: "eye",
-      "aria-label": t("password.show"),
+      title: t("password.show"),
       "aria-pressed": "false",
       "aria-controls": id,
       onClick: () => {
         const shown = input.type === "password";
         input.type = shown ? "text" : "password";
         toggle.setAttribute("aria-pressed", String(shown));
-        toggle.setAttribute("aria-label", t(shown ? "password.hide" : "password.show"));
+        words.textContent = t(shown ? "password.hide" : "password.show");
+        toggle.title = words.textContent;
         toggle.classList.toggle("eye-open", shown);
       },
     });
-    toggle.append(eyeIcon());
+    toggle.append(eyeIcon(), words);
     control = h("div", { class: "input-with-button" }, input, toggle);
   }
   const el = h("div", { class: `field field-${opts.name}`, "data-field": opts.name }, label, control, slot.el, help);

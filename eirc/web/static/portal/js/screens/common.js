@@ -23,7 +23,8 @@ const STEPS = ["progress.account", "progress.personal", "progress.password"];
 export function progress(current) {
   return h(
     "ol",
-    { class: "progress", "aria-label": t("progress.all") },
+    // Its name is a title, not aria-label: «Лицевой счет», «Пароль» stay the names of the fields alone.
+    { class: "progress", title: t("progress.all") },
     STEPS.map((key, index) =>
       h(
         "li",

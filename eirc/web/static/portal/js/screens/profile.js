@@ -7,7 +7,7 @@
 //   setPrimaryAddress(addressId)         «Сделать основным»
 //   setEbill(addressId, enabled)         «Электронная платежка» of an address
 //   removeAddress(addressId)             «Удалить адрес» (confirmed in a dialog; not offered for the last one)
-//   logout / logoutEverywhere            «Выйти» (the session ends on the server) / «Выйти на всех устройствах»
+//   logout                               «Выйти» (the session ends on the server)
 
 import { gql, M } from "../api.js";
 import { app, profileAction } from "../context.js";
@@ -192,11 +192,11 @@ export function profileScreen({ message = "", emailNote = "" } = {}) {
     }),
   );
 
+  // «+», as in the seed; «Добавить адрес» is its title (the description a screen reader adds).
   const add = h("button", {
     type: "button",
     class: "btn-add",
     id: "add-address",
-    "aria-label": t("profile.add_address_label"),
     title: t("profile.add_address_label"),
     text: t("profile.add_address"),
     onClick: () => openAddAddress(),
@@ -262,9 +262,9 @@ export function profileScreen({ message = "", emailNote = "" } = {}) {
   }
 
   // --- signing out ------------------------------------------------------------------------------------------
-  async function signOut(name) {
+  async function signOut() {
     try {
-      await gql(M[name]);
+      await gql(M.logout);
     } catch (error) {
       console.warn("eirc portal: sign-out:", error.message);
     }
@@ -272,14 +272,7 @@ export function profileScreen({ message = "", emailNote = "" } = {}) {
     store.setView(null);
     app.route();
   }
-  const logout = button(t("profile.logout"), { kind: "secondary", id: "logout", onClick: () => signOut("logout") });
-  const everywhere = h("button", {
-    type: "button",
-    class: "link",
-    id: "logout-everywhere",
-    text: t("profile.logout_everywhere"),
-    onClick: () => signOut("logoutEverywhere"),
-  });
+  const logout = button(t("profile.logout"), { kind: "secondary", id: "logout", onClick: () => signOut() });
 
   const node = [
     title(t("profile.title")),
@@ -295,7 +288,6 @@ export function profileScreen({ message = "", emailNote = "" } = {}) {
       add,
     ),
     list,
-    h("p", { class: "aside" }, everywhere),
     addDialog,
     removeDialog,
   ];

@@ -197,7 +197,7 @@ export function passwordScreen({ message = "" } = {}) {
   const items = new Map();
   const list = h(
     "ul",
-    { class: "rules", id: `${password.input.id}-rules`, "aria-label": t("password.rules_title") },
+    { class: "rules", id: `${password.input.id}-rules` },
     app.rules.map((rule) => {
       const state = h("span", { class: "sr-only rule-state" });
       const li = h("li", { class: "rule", "data-rule": rule }, h("span", { class: "rule-mark", "aria-hidden": "true" }), h("span", { text: t(`password.rule.${rule}`) }), state);
