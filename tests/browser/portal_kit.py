@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import EIRC, Gateway, start_gateway, stop_gateway
@@ -239,6 +240,21 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
         yield url
     finally:
         _drop_pg_database(name)
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Imported by the portal's test modules: a test that used `page` fails on any uncaught error or
+    console error of the portal's scripts (a CSP refusal included)."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield
+    assert errors == []
 
 
 # --- a person at the screens -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.portal_kit import at, database, expect_error, running_world
+from tests.browser.portal_kit import at, database, expect_error, no_script_errors, running_world  # noqa: F401
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, LocalOidcProvider
 from tests.providers import free_port
 

@@ -27,6 +27,7 @@ from tests.browser.portal_kit import (
     expect_error,
     expect_no_error,
     field,
+    no_script_errors,  # noqa: F401 (an autouse fixture)
     press,
     running_world,
     session_token,

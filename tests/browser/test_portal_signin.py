@@ -29,6 +29,7 @@ from tests.browser.portal_kit import (
     enter_code,
     expect_error,
     field,
+    no_script_errors,  # noqa: F401 (an autouse fixture)
     press,
     running_world,
     session_token,
