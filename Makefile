@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint format schema clean
+.PHONY: install serve test lint format schema screens clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ format: install
 
 schema: install
 	$(BIN)/eirc schema export schema.graphql
+
+# One PNG per screen of the reference portal in var/screens/ (a gateway of its own, demo data, headless Chromium).
+screens: install
+	bash scripts/system_deps.sh
+	$(BIN)/python scripts/screens.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (GraphiQL on GET in a browser), /healthz, /confirm-email."""
+"""The Starlette application: /graphql (GraphiQL on GET in a browser), /healthz, /confirm-email, and the
+reference portal at / (mounted last: every other route comes first)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from eirc.requestid import install_record_factory
 from eirc.web.confirm_email import confirm_email_routes
 from eirc.web.gosuslugi import gosuslugi_routes
 from eirc.web.guard import RequestGuard
+from eirc.web.portal import PortalFiles
 
 log = logging.getLogger("eirc.web.app")
 
@@ -100,6 +102,7 @@ def create_app(
         *(extra_routes or []),
         *_journey_routes(container),
         Mount("/assets/graphiql", app=StaticFiles(directory=STATIC / "graphiql"), name="graphiql"),
+        Mount("/", app=PortalFiles(), name="portal"),  # last: the portal gets only what no route above takes
     ]
     middleware = []
     origins = [o.strip() for o in container.settings.cors_origins.split(",") if o.strip()]

@@ -52,7 +52,9 @@ def browser(chromium_path: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield instance
         finally:
@@ -84,9 +86,10 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_gateway(database_url: str, **extra: str) -> Gateway:
+def start_gateway(database_url: str, *, port: int | None = None, **extra: str) -> Gateway:
+    """`eirc serve` on `port` (a free one by default) over a migrated `database_url`, `extra` in its env."""
     upgrade(database_url)
-    port = free_port()
+    port = port or free_port()
     env = gateway_env(database_url, **extra)
     process = subprocess.Popen(
         [EIRC, "serve", "--host", "127.0.0.1", "--port", str(port)],
