@@ -54,12 +54,21 @@ def observed(known: frozenset[str]) -> type[SchemaExtension]:
     class GraphQLMetrics(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
             started = time.perf_counter()
+            outcome = None
             try:
                 yield
+            except GraphQLError:  # e.g. a syntax error raised through the parser cache: strawberry answers it
+                outcome = INVALID
+                raise
+            except Exception:
+                outcome = "internal_error"
+                raise
             finally:
                 context = self.execution_context
                 metrics.graphql_request(
-                    operation_of(context, known), outcome_of(context.result), time.perf_counter() - started
+                    operation_of(context, known),
+                    outcome or outcome_of(context.result),
+                    time.perf_counter() - started,
                 )
 
     return GraphQLMetrics

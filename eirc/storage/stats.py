@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, bindparam, case, func, select
+from sqlalchemy import Column, MetaData, String, Table, bindparam, case, func, literal_column, or_, select
 
 from eirc.storage.repository import Repository
 from eirc.storage.tables import ConnectionRequest, Counter, Delivery, Flow
@@ -26,17 +26,20 @@ _TIME = _K.expires_at.type
 # Alembic's own table: not one of ours, described just enough to read it.
 ALEMBIC_VERSION = Table("alembic_version", MetaData(), Column("version_num", String(32), primary_key=True))
 
+# No value is bound but those named here: on PostgreSQL the reader sends the compiled text with the values
+# given (storage/reads.py), so constants are written into the statement.
+_ZERO, _ONE = literal_column("0"), literal_column("1")
 _REVISIONS = select(ALEMBIC_VERSION.c.version_num)
 _OUTBOX = (
     select(_D.channel, _D.status, func.count().label("n"), func.min(_D.created_at).label("oldest"))
-    .where(_D.status.in_(("pending", "dead")))
+    .where(or_(_D.status == literal_column("'pending'"), _D.status == literal_column("'dead'")))
     .group_by(_D.channel, _D.status)
 )
 _REQUESTS = select(_R.status, func.count().label("n")).group_by(_R.status)
 _LOCKS = select(
     func.count().label("locked"),
     func.coalesce(
-        func.sum(case((_K.locked_until > bindparam("suspended_after", type_=_TIME), 1), else_=0)), 0
+        func.sum(case((_K.locked_until > bindparam("suspended_after", type_=_TIME), _ONE), else_=_ZERO)), _ZERO
     ).label("suspended"),
 ).where(_K.key.like(bindparam("prefix")), _K.locked_until > bindparam("now", type_=_TIME))
 _COUNTER = select(_K.count).where(_K.key == bindparam("key"), _K.expires_at > bindparam("now", type_=_TIME))

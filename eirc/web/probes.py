@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("eirc.web.probes")
 
 READY_CACHE_SECONDS = 2.0
-DATABASE_TIMEOUT_SECONDS = 3.0
+READY_TIMEOUT_SECONDS = 2.0  # a database slower than this is not ready (set the probe's timeout above it)
+METRICS_TIMEOUT_SECONDS = 3.0  # the database's gauges of one scrape (Prometheus waits 10 s by default)
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -76,10 +77,10 @@ class Readiness:
         heads = await asyncio.to_thread(build_heads)
         try:
             at = await asyncio.wait_for(
-                self.container.uow.read(lambda reads: reads.stats.revisions()), DATABASE_TIMEOUT_SECONDS
+                self.container.uow.read(lambda reads: reads.stats.revisions()), READY_TIMEOUT_SECONDS
             )
         except TimeoutError:
-            return f"database did not answer within {DATABASE_TIMEOUT_SECONDS:g} s"
+            return f"database did not answer within {READY_TIMEOUT_SECONDS:g} s"
         except Exception as exc:  # the probe reports; the detail (which may name hosts) goes to the log only
             if missing_table(exc):
                 return "database not migrated: no alembic_version table (run `eirc db upgrade`)"
@@ -111,7 +112,7 @@ async def render_metrics(container: Any) -> bytes:
 
     live = None
     try:
-        live = await asyncio.wait_for(live_figures(container), DATABASE_TIMEOUT_SECONDS)
+        live = await asyncio.wait_for(live_figures(container), METRICS_TIMEOUT_SECONDS)
     except Exception as exc:  # a scrape never fails because the database does
         log.warning("metrics: the database's figures could not be read: %s", type(exc).__name__)
     return await asyncio.to_thread(metrics.exposition, live)

@@ -97,6 +97,12 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
     settings = get_settings()
     configure_logging(settings)  # the parent process logs too (start-up, workers); each worker again
     metrics_dir = _prepare_metrics_dir(settings)  # before anything records a metric
+
+    def remove_metrics_dir() -> None:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    previous = signal.signal(signal.SIGTERM, _cleaning_then_default(remove_metrics_dir))
     listener = None
     try:
         if settings.metrics and settings.metrics_address:
@@ -105,8 +111,23 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
     finally:
         if listener is not None:
             listener.stop()
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        remove_metrics_dir()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _cleaning_then_default(cleanup):
+    """A SIGTERM handler that cleans up, then lets the signal do what it does by default (end the process).
+
+    One gateway process is uvicorn's: it finishes on SIGTERM, then raises the signal again with the handler
+    that was there before it — this one — so the process still ends as killed by SIGTERM, without leaving
+    its metrics directory behind."""
+
+    def handler(signum: int, _frame: object) -> None:
+        cleanup()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    return handler
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int, demo: bool, worker: bool) -> None:
