@@ -39,7 +39,8 @@ _REQUESTS = select(_R.status, func.count().label("n")).group_by(_R.status)
 _LOCKS = select(
     func.count().label("locked"),
     func.coalesce(
-        func.sum(case((_K.locked_until > bindparam("suspended_after", type_=_TIME), _ONE), else_=_ZERO)), _ZERO
+        func.sum(case((_K.locked_until > bindparam("suspended_after", type_=_TIME), _ONE), else_=_ZERO)),
+        _ZERO,
     ).label("suspended"),
 ).where(_K.key.like(bindparam("prefix")), _K.locked_until > bindparam("now", type_=_TIME))
 _COUNTER = select(_K.count).where(_K.key == bindparam("key"), _K.expires_at > bindparam("now", type_=_TIME))

@@ -116,7 +116,14 @@ def register(url: str, provider, phone: str, email: str) -> None:
         (
             "setPersonalData",
             PERSONAL,
-            {"last": "Петров", "first": "Иван", "middle": None, "birth": None, "email": email, "notify": True},
+            {
+                "last": "Петров",
+                "first": "Иван",
+                "middle": None,
+                "birth": None,
+                "email": email,
+                "notify": True,
+            },
         ),
         ("setPassword", GQL["password"], {"pw": PASSWORD}),
     ]
@@ -153,9 +160,10 @@ def check(found: dict, text: str, done: dict[str, int]) -> None:
     assert value(found, "eirc_logins_total", outcome="invalid_credentials") == done["failures"]
     assert value(found, "eirc_logins_total", outcome="locked") == 0
     assert value(found, "eirc_flows_started_total", kind="REGISTRATION") == done["registrations"]
-    assert value(found, "eirc_graphql_requests_total", operation="setPassword", outcome="ok") == done[
-        "registrations"
-    ]
+    assert (
+        value(found, "eirc_graphql_requests_total", operation="setPassword", outcome="ok")
+        == done["registrations"]
+    )
     assert value(found, "eirc_graphql_request_seconds_count", operation="login") == (
         done["successes"] + done["failures"]
     )

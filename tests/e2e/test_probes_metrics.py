@@ -84,7 +84,9 @@ async def test_readyz_refuses_a_database_not_at_head(tmp_path, no_cache):
         await asyncio.to_thread(upgrade, url, "0002_delivery_gateway")
         behind = (await http.get("/readyz")).json()
         assert behind["status"] == "unready"
-        assert behind["reason"].startswith("database not migrated: at 0002_delivery_gateway, this build needs ")
+        assert behind["reason"].startswith(
+            "database not migrated: at 0002_delivery_gateway, this build needs "
+        )
         assert "\n" not in behind["reason"]
 
         await asyncio.to_thread(upgrade, url)
