@@ -167,6 +167,7 @@ def _bound(host: str, port: int, *, reuse_port: bool) -> socket.socket:
 
 # --- metrics ---------------------------------------------------------------------------------------------------
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+METRICS_DIR_PREFIX = "eirc-metrics-"  # + the pid of `eirc serve`: a dead one's directory is removed at start
 
 
 def _prepare_metrics_dir(settings: Settings) -> str | None:
@@ -184,9 +185,24 @@ def _prepare_metrics_dir(settings: Settings) -> str | None:
         for stale in directory.glob("*.db"):  # counters of an earlier run must not be added to this one's
             stale.unlink(missing_ok=True)
         return None
-    made = tempfile.mkdtemp(prefix="eirc-metrics-")
+    _remove_orphaned_metrics_dirs()
+    made = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
     os.environ[METRICS_DIR_ENV] = made
     return made
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """The directories of earlier `eirc serve`s that were killed (SIGKILL leaves no chance to clean up)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = directory.name[len(METRICS_DIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or directory.stat().st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _mark_dead(pid: int | None) -> None:
