@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""  # proxies trusted for X-Forwarded-For (uvicorn); empty → the peer address
     # GraphiQL at GET /graphql and schema introspection; unset: on in development, off in production.
     graphiql: bool | None = None
+    # `/metrics` (docs/operations.md): EIRC_METRICS=off answers 404. EIRC_METRICS_BIND=host:port serves it there
+    # instead — from `eirc serve`'s own process, for every gateway process at once — and not on the gateway's
+    # port, so it need not be public.
+    metrics: bool = True
+    metrics_bind: str | None = None
     log_format: str = "auto"  # auto | json | text
     log_level: str = "INFO"
 
@@ -260,6 +265,27 @@ class Settings(BaseSettings):
                 raise ConfigurationError(f"EIRC_ESIA_URL is set, {', '.join(missing)} not: ЕСИА needs them")
         return self
 
+    @model_validator(mode="after")
+    def _metrics_bind_usable(self) -> Settings:
+        if self.metrics_bind is not None and not self.metrics_bind.strip():
+            self.metrics_bind = None
+        if self.metrics_bind is not None:
+            host, _port = split_host_port(self.metrics_bind)
+            if host is None:
+                raise ConfigurationError(
+                    f"EIRC_METRICS_BIND: {self.metrics_bind!r} is not host:port (e.g. 127.0.0.1:9100 or [::1]:9100)"
+                )
+        return self
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of EIRC_METRICS_BIND, or None: /metrics is served on the gateway's own port."""
+        if self.metrics_bind is None:
+            return None
+        host, port = split_host_port(self.metrics_bind)
+        assert host is not None
+        return host, port
+
     @property
     def async_database_url(self) -> str:
         return to_async_url(self.database_url)
@@ -282,6 +308,18 @@ def sms_text_problem(template: str, code_length: int) -> str | None:
             "the code must be the only one"
         )
     return None
+
+
+def split_host_port(value: str) -> tuple[str | None, int]:
+    """`host:port` or `[v6]:port` → (host, port); (None, 0) when it is not one."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})|([^:\[\]\s]+):([0-9]{1,5})", value.strip())
+    if not match:
+        return None, 0
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 < port < 65536:
+        return None, 0
+    return host, port
 
 
 def to_async_url(url: str) -> str:

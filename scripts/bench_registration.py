@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -390,7 +391,7 @@ def main() -> None:
                 if os.environ.get("BENCH_PYSPY"):  # a sampling profile of every gateway process (py-spy)
                     spies = [
                         subprocess.Popen(
-                            ["py-spy", "record", "-r", "200", "-f", "raw", "-o", f"{os.environ['BENCH_PYSPY']}.{pid}",
+                            [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw", "-o", f"{os.environ['BENCH_PYSPY']}.{pid}",
                              "-p", str(pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                         )

@@ -1,9 +1,10 @@
 """Shared fixtures: a migrated database on each backend (SQLite and PostgreSQL), a container with a frozen
 clock, and a GraphQL client over the ASGI app.
 
-PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres) is required: when it cannot be reached, the
-PostgreSQL tests FAIL — they are never skipped. `EIRC_TEST_BACKENDS=sqlite` limits a local run to SQLite
-(refused when CI=true).
+PostgreSQL at `EIRC_TEST_PG_URL` (default 127.0.0.1:5432, trust auth, user postgres) is required: when it cannot
+be reached, the PostgreSQL tests FAIL — they are never skipped. `make test` always gives them one: the server
+at 127.0.0.1:5432 when it answers, else a throw-away server of its own (scripts/test_postgres.py).
+`EIRC_TEST_BACKENDS=sqlite` limits a local run to SQLite (refused when CI=true).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from eirc.cli import deliveries as deliveries_cli
 from eirc.cli import gosuslugi as gosuslugi_cli
 from eirc.cli import requests as requests_cli
 from eirc.cli import sms as sms_cli
+from eirc.cli import stats as stats_cli
 from eirc.cli import users as users_cli
 from eirc.cli.output import (
     JsonOption,
@@ -43,6 +44,7 @@ app.add_typer(deliveries_cli.app, name="deliveries")
 app.add_typer(gosuslugi_cli.app, name="gosuslugi")
 app.add_typer(requests_cli.app, name="requests")
 app.add_typer(sms_cli.app, name="sms")
+app.add_typer(stats_cli.app, name="stats")
 app.add_typer(users_cli.app, name="users")
 app.command("worker")(worker_command)
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from eirc import metrics
 from eirc.bootstrap import Container
 from eirc.delivery.adapters import build_adapters, close_adapters, describe
 from eirc.delivery.base import Adapter, DeliveryError, OutgoingMessage, RetryableError, Sent
@@ -213,6 +214,11 @@ class DeliveryWorker:
                         result.lost += 1
                         continue
                     self._log(outcome)
+                    metrics.delivery_attempt(
+                        channel=outcome.row.channel,
+                        gateway=outcome.values.get("gateway"),
+                        result=outcome.field,
+                    )
                     setattr(result, outcome.field, getattr(result, outcome.field) + 1)
             total.add(result)
             if not result.more:

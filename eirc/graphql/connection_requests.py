@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 
+from eirc import metrics
 from eirc.domain import texts
 from eirc.domain.errors import DomainError, DomainErrors
 from eirc.graphql.errors import UserError, guarded
@@ -75,6 +76,8 @@ class ConnectionRequestMutation:
             except (DomainError, DomainErrors) as exc:
                 attach_flow(exc)
                 raise
+            if done.created:
+                metrics.connection_request_filed()
             return {
                 "request_id": strawberry.ID(done.request_id),
                 "title": texts.CONNECTION_ACCEPTED_TITLE,

@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 
+from eirc import metrics
 from eirc.domain.errors import DomainError, DomainErrors
 from eirc.graphql import auth
 from eirc.graphql.context import user_agent_of
@@ -101,11 +102,15 @@ class RegistrationMutation:
     )
     async def start_phone(self, info: strawberry.Info, phone: str, consent: bool) -> FlowPayload:
         ctx = _ctx(info)
-        return await flow_payload(
-            lambda: registration.start_phone(
+
+        async def start() -> FlowView:
+            view = await registration.start_phone(
                 ctx.container, phone=phone, consent=consent, client_ip=ctx.client_ip
             )
-        )
+            metrics.flow_started(view.kind)
+            return view
+
+        return await flow_payload(start)
 
     @strawberry.mutation(description="«Отправить код повторно» (after `resendAvailableInSeconds`)")
     async def resend_code(self, info: strawberry.Info, flow_id: strawberry.ID) -> FlowPayload:
@@ -188,6 +193,10 @@ class RegistrationMutation:
             except (DomainError, DomainErrors) as exc:
                 attach_flow(exc)
                 raise
+            if done.session is not None:
+                metrics.registration_completed()
+            else:
+                metrics.password_reset_completed()
             return {
                 "flow": to_flow(done.flow),
                 "session": Session(token=done.session.token, expires_at=done.session.expires_at)

@@ -10,6 +10,7 @@ from typing import Any
 
 import strawberry
 
+from eirc import metrics
 from eirc.graphql import auth
 from eirc.graphql.context import user_agent_of
 from eirc.graphql.errors import guarded
@@ -61,7 +62,9 @@ class SigninMutation:
                 "profile": to_profile(done.profile) if done.profile else None,
             }
 
-        return await guarded(AuthPayload, run)
+        payload = await guarded(AuthPayload, run)
+        metrics.login_attempt(e.code for e in payload.errors)
+        return payload
 
     @strawberry.mutation(
         description="«Я забыл пароль»: a PASSWORD_RESET flow at CODE; an unknown login gets the same answer, no SMS"

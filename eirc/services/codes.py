@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("eirc.codes")
 
 HOUR = 3600
+GLOBAL_SMS_KEY = "sms:global:h"  # the global hourly SMS budget's counter (also read by /metrics)
 DAY = 86400
 MAX_CODE_LENGTH = limits.SMS_CODE
 
@@ -56,12 +57,12 @@ async def check_sms_caps(
     ]
     if client_ip:
         caps.append((f"sms:client:h:{client_ip}", HOUR, s.sms_per_client_per_hour, ErrorCode.RATE_LIMITED))
-    caps.append(("sms:global:h", HOUR, s.sms_global_per_hour, ErrorCode.RATE_LIMITED))
+    caps.append((GLOBAL_SMS_KEY, HOUR, s.sms_global_per_hour, ErrorCode.RATE_LIMITED))
     windows = await tx.counters.hit_many([(key, window) for key, window, _limit, _code in caps], now=now)
     for key, _window, limit, code in caps:  # the caps in this order: the first one passed is the answer
         hit = windows[key]
         if hit.count > limit:
-            if key == "sms:global:h":
+            if key == GLOBAL_SMS_KEY:
                 log.warning("global SMS budget of %s per hour reached: sends refused", limit)
             else:
                 log.info("SMS refused by cap %s for %s", key.rsplit(":", 1)[0], mask_phone(phone))

@@ -25,7 +25,17 @@ from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
 from eirc.domain.flows import FlowKind, FlowStep
 from eirc.domain.phone import mask_phone
 from eirc.domain.requests import RequestForm, RequestStatus, full_address, parse_request_form
-from eirc.services.flows import FlowView, find_flow, load_flow, state_of, store, view_of, with_flow
+from eirc.services.flows import (
+    FlowView,
+    failure_mark,
+    find_flow,
+    load_flow,
+    note_failure,
+    state_of,
+    store,
+    view_of,
+    with_flow,
+)
 from eirc.storage.db import UnitOfWork
 from eirc.storage.repository import Conflict
 from eirc.storage.tables import ConnectionRequest, ConnectionRequestEvent, Flow
@@ -56,18 +66,24 @@ def _require_verified_registration(row: Flow) -> None:
 async def open_connection_request(deps: Deps, *, flow_id: str | None) -> FlowView:
     """«Заявка» on the account screen → CONNECTION_REQUEST."""
     now = deps.clock.now()
-    async with deps.uow() as tx:
-        row = await load_flow(tx, flow_id, now=now)
-        try:
-            _require_verified_registration(row)
-            state = state_of(row)
-            if state.step == FlowStep.CONNECTION_REQUEST and not state.finished:
-                return view_of(flow_id or "", row, deps)  # pressed twice: already there
-            store(row, machine.advance(state, FlowStep.CONNECTION_REQUEST, now), now=now)
-        except DomainError as exc:
-            with_flow(exc, view_of(flow_id or "", row, deps))
-            raise
-        await tx.commit()
+    mark = None
+    try:
+        async with deps.uow() as tx:
+            row = await load_flow(tx, flow_id, now=now)
+            try:
+                _require_verified_registration(row)
+                state = state_of(row)
+                if state.step == FlowStep.CONNECTION_REQUEST and not state.finished:
+                    return view_of(flow_id or "", row, deps)  # pressed twice: already there
+                store(row, machine.advance(state, FlowStep.CONNECTION_REQUEST, now), now=now)
+            except DomainError as exc:
+                mark = failure_mark(row)
+                with_flow(exc, view_of(flow_id or "", row, deps))
+                raise
+            await tx.commit()
+    except DomainError as exc:
+        await note_failure(deps, mark, exc)  # for the funnel
+        raise
     return view_of(flow_id or "", row, deps)
 
 
@@ -110,6 +126,17 @@ async def submit_connection_request(
 
 
 async def _submit(deps: Deps, flow_id: str | None, fields: dict[str, Any]) -> Submitted:
+    mark: list[tuple[str, str]] = []
+    try:
+        return await _submit_once(deps, flow_id, fields, mark)
+    except (DomainError, DomainErrors) as exc:
+        await note_failure(deps, mark[0] if mark else None, exc)  # for the funnel
+        raise
+
+
+async def _submit_once(
+    deps: Deps, flow_id: str | None, fields: dict[str, Any], mark: list[tuple[str, str]]
+) -> Submitted:
     now = deps.clock.now()
     async with deps.uow() as tx:
         row = await find_flow(tx, flow_id, lock=True)
@@ -141,6 +168,7 @@ async def _submit(deps: Deps, flow_id: str | None, fields: dict[str, Any]) -> Su
                 },
             )
         except (DomainError, DomainErrors) as exc:
+            mark.append(failure_mark(row))
             with_flow(exc, view_of(flow_id or "", row, deps))
             raise
         await tx.commit()

@@ -10,12 +10,13 @@ Journeys other than registration use this module too: forgot-password creates a 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eirc.domain import flows as machine
-from eirc.domain import limits
+from eirc.domain import funnel, limits
 from eirc.domain.errors import DomainError, ErrorCode
 from eirc.domain.flows import FlowKind, FlowState, FlowStatus, FlowStep
 from eirc.security import new_token, token_digest
@@ -24,6 +25,8 @@ from eirc.storage.tables import Flow
 
 if TYPE_CHECKING:
     from eirc.services.deps import Deps
+
+log = logging.getLogger("eirc.flows")
 
 MAX_FLOW_ID_LENGTH = limits.FLOW_ID
 
@@ -96,6 +99,7 @@ async def create_flow(
         created_at=now,
         updated_at=now,
         expires_at=state.expires_at,
+        furthest_step=state.step.value if state.kind == FlowKind.REGISTRATION else None,
     )
     await tx.flows.add(row)
     return flow_id, row
@@ -133,7 +137,14 @@ def state_of(row: Flow) -> FlowState:
 
 
 def store(row: Flow, state: FlowState, *, now: datetime, data: dict[str, Any] | None = None) -> None:
-    """Write a new state (and, optionally, entered values merged into `data`) onto the row."""
+    """Write a new state (and, optionally, entered values merged into `data`) onto the row; a registration
+    also records its progress for the funnel (domain/funnel.py)."""
+    moved = funnel.progress(
+        row.kind, old_step=row.step, new_step=state.step.value, furthest_step=row.furthest_step
+    )
+    row.furthest_step = moved.furthest_step
+    if moved.clear_error:
+        row.last_error = None
     row.step = state.step.value
     row.status = state.status.value
     row.history = [s.value for s in state.history]  # a new list, so the JSON column is seen as changed
@@ -188,3 +199,26 @@ def view_of(flow_id: str, row: Flow, deps: Deps, *, caps_wait: int = 0) -> FlowV
 def with_flow(exc: DomainError | Exception, view: FlowView) -> None:
     """Attach the flow's current view to an expected failure, so the payload can show where the flow is."""
     exc.flow = view  # type: ignore[attr-defined]
+
+
+def failure_mark(row: Flow) -> tuple[str, str]:
+    """What `note_failure` needs of the row, taken while its unit of work is open (a rollback expires it)."""
+    return row.id, row.kind
+
+
+async def note_failure(deps: Deps, mark: tuple[str, str] | None, exc: Exception) -> None:
+    """Record the code of an expected failure on a registration flow, for the funnel (`eirc stats funnel`):
+    in a transaction of its own, once the failed step's has ended (it held the flow's lock) — the code only,
+    never a value. Bookkeeping: if it cannot be written, the resident still gets the step's answer."""
+    if mark is None or mark[1] != FlowKind.REGISTRATION.value:
+        return
+    errors = getattr(exc, "errors", None) or [exc]
+    code = getattr(errors[0], "code", None)
+    if code is None:
+        return
+    try:
+        async with deps.uow() as tx:
+            await tx.flows.note_error(mark[0], str(code))
+            await tx.commit()
+    except Exception as failure:  # never let the funnel's bookkeeping change the answer
+        log.warning("could not record %s on a flow for the funnel: %s", code, type(failure).__name__)

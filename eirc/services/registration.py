@@ -29,8 +29,10 @@ from eirc.services.email_confirmation import send_confirmation
 from eirc.services.flows import (
     FlowView,
     create_flow,
+    failure_mark,
     find_flow,
     load_flow,
+    note_failure,
     state_of,
     store,
     view_of,
@@ -142,16 +144,25 @@ Step = Callable[[UnitOfWork, Flow], Awaitable[Any]]
 
 
 async def _run_step(deps: Deps, flow_id: str | None, step: Step) -> FlowView:
-    """Load and lock the flow, run the step, commit; an expected failure carries the flow's view."""
-    async with deps.uow() as tx:
-        row = await load_flow(tx, flow_id, now=deps.clock.now())
-        try:
-            await step(tx, row)
-        except (DomainError, DomainErrors) as exc:
-            with_flow(exc, view_of(flow_id or "", row, deps, caps_wait=await codes.caps_wait(tx, deps, row)))
-            raise
-        wait = await codes.caps_wait(tx, deps, row)
-        await tx.commit()
+    """Load and lock the flow, run the step, commit; an expected failure carries the flow's view (and its
+    code is recorded on the flow for the funnel, once the step's transaction has ended)."""
+    mark = None
+    try:
+        async with deps.uow() as tx:
+            row = await load_flow(tx, flow_id, now=deps.clock.now())
+            try:
+                await step(tx, row)
+            except (DomainError, DomainErrors) as exc:
+                mark = failure_mark(row)
+                with_flow(
+                    exc, view_of(flow_id or "", row, deps, caps_wait=await codes.caps_wait(tx, deps, row))
+                )
+                raise
+            wait = await codes.caps_wait(tx, deps, row)
+            await tx.commit()
+    except (DomainError, DomainErrors) as exc:
+        await note_failure(deps, mark, exc)
+        raise
     return view_of(flow_id or "", row, deps, caps_wait=wait)
 
 
@@ -376,38 +387,45 @@ async def set_password(
 ) -> Completion:
     """Registration: the user, their primary address, a session, the letter and «Домопульт», in ONE
     transaction. Password reset: the new password, every session ended, the flow at LOGIN, no session."""
-    # Cheap checks first, so a wrong-step or weak password never costs an argon2 hash.
-    async with deps.uow() as tx:
-        row = await load_flow(tx, flow_id, now=deps.clock.now(), lock=False)
-        try:
-            _require(deps, row, FlowStep.PASSWORD)
-            check_password(password)
-        except DomainError as exc:
-            with_flow(exc, view_of(flow_id or "", row, deps))
-            raise
-    assert password is not None
-    password_hash = await deps.hasher.hash(normalize_password(password))  # in the hasher's thread pool
-
-    async with deps.uow() as tx:
-        row = await load_flow(tx, flow_id, now=deps.clock.now())
-        try:
-            _require(deps, row, FlowStep.PASSWORD)  # again, under the lock: a racing twin may have finished
-            if row.kind == FlowKind.REGISTRATION:
-                completion = await _complete_registration(
-                    tx, deps, row, flow_id or "", password_hash, client_ip, user_agent
-                )
-            else:
-                completion = Completion(
-                    flow=await complete_reset(tx, deps, row, flow_id or "", password_hash)
-                )
-        except (DomainError, DomainErrors) as exc:
-            # Nothing of the refused completion stands (a taken phone may have failed the insert itself): the
-            # flow is shown as it is stored.
-            await tx.rollback()
+    mark = None
+    try:
+        # Cheap checks first, so a wrong-step or weak password never costs an argon2 hash.
+        async with deps.uow() as tx:
             row = await load_flow(tx, flow_id, now=deps.clock.now(), lock=False)
-            with_flow(exc, view_of(flow_id or "", row, deps))
-            raise
-        await tx.commit()
+            try:
+                _require(deps, row, FlowStep.PASSWORD)
+                check_password(password)
+            except DomainError as exc:
+                mark = failure_mark(row)
+                with_flow(exc, view_of(flow_id or "", row, deps))
+                raise
+        assert password is not None
+        password_hash = await deps.hasher.hash(normalize_password(password))  # in the hasher's thread pool
+
+        async with deps.uow() as tx:
+            row = await load_flow(tx, flow_id, now=deps.clock.now())
+            try:
+                _require(deps, row, FlowStep.PASSWORD)  # again, under the lock: a racing twin may have finished
+                if row.kind == FlowKind.REGISTRATION:
+                    completion = await _complete_registration(
+                        tx, deps, row, flow_id or "", password_hash, client_ip, user_agent
+                    )
+                else:
+                    completion = Completion(
+                        flow=await complete_reset(tx, deps, row, flow_id or "", password_hash)
+                    )
+            except (DomainError, DomainErrors) as exc:
+                # Nothing of the refused completion stands (a taken phone may have failed the insert itself):
+                # the flow is shown as it is stored.
+                await tx.rollback()
+                row = await load_flow(tx, flow_id, now=deps.clock.now(), lock=False)
+                mark = failure_mark(row)
+                with_flow(exc, view_of(flow_id or "", row, deps))
+                raise
+            await tx.commit()
+    except (DomainError, DomainErrors) as exc:
+        await note_failure(deps, mark, exc)  # a registration's, for the funnel
+        raise
     return completion
 
 

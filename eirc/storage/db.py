@@ -35,6 +35,7 @@ from eirc.storage.requests import ConnectionRequests
 from eirc.storage.retention import Retention
 from eirc.storage.sessions import Sessions
 from eirc.storage.sqlite import configure_sqlite
+from eirc.storage.stats import Stats
 from eirc.storage.users import Users
 
 # PostgreSQL connections of each gateway process (SQLAlchemy's pool: 10 kept, 10 more when busy).
@@ -82,6 +83,7 @@ class UnitOfWork:
     billing: Billing
     deliveries: Deliveries
     retention: Retention
+    stats: Stats
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], on_commit: list[Callable[[], None]]):
         self._sessionmaker = sessionmaker
@@ -104,6 +106,7 @@ class UnitOfWork:
         self.billing = Billing(session)
         self.deliveries = Deliveries(session)
         self.retention = Retention(session)
+        self.stats = Stats(session)
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
@@ -133,10 +136,12 @@ class UnitOfWork:
 
 
 class Reads:
-    """The repositories a one-statement read may use (`UnitOfWorkFactory.read`)."""
+    """The repositories a read without a transaction may use (`UnitOfWorkFactory.read`): the profile, and
+    the figures of `/metrics` and `/readyz` (storage/stats.py)."""
 
     def __init__(self, connection: Any) -> None:
         self.profiles = Profiles(connection)
+        self.stats = Stats(connection)
 
 
 class UnitOfWorkFactory:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from eirc.storage.repository import Repository
 from eirc.storage.tables import Flow
@@ -19,3 +19,7 @@ class Flows(Repository):
         if lock:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def note_error(self, key: str, code: str) -> None:
+        """The code of the last expected failure the flow met (the onboarding funnel)."""
+        await self.session.execute(update(Flow).where(Flow.id == key).values(last_error=code[:40]))

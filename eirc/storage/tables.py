@@ -129,6 +129,11 @@ class Flow(SQLModel, table=True):
     updated_at: datetime = ts()
     expires_at: datetime = ts()
     version: int = 0
+    # The onboarding funnel (domain/funnel.py, `eirc stats funnel`): the furthest main-line step a registration
+    # reached and the code of the last expected failure it met — a step and a code, never what was typed.
+    furthest_step: str | None = Field(default=None, max_length=30)
+    last_error: str | None = Field(default=None, max_length=40)
+    __table_args__ = (Index("ix_flow_kind_created", "kind", "created_at"),)
 
 
 # --- connection requests («Заявка на подключение») ---------------------------------------------------------

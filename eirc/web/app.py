@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql (GraphiQL on GET in a browser), /healthz, /confirm-email, and the
-reference portal at / (mounted last: every other route comes first)."""
+"""The Starlette application: /graphql (GraphiQL on GET in a browser), /healthz, /readyz, /metrics (web/probes.py),
+/confirm-email, and the reference portal at / (mounted last: every other route comes first)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
@@ -28,6 +27,7 @@ from eirc.web.confirm_email import confirm_email_routes
 from eirc.web.gosuslugi import gosuslugi_routes
 from eirc.web.guard import RequestGuard
 from eirc.web.portal import PortalFiles
+from eirc.web.probes import probe_routes
 
 log = logging.getLogger("eirc.web.app")
 
@@ -70,15 +70,6 @@ def create_app(
     install_record_factory()
     graphql_app = EircGraphQL(container)
 
-    async def healthz(_request: Request) -> JSONResponse:
-        try:
-            async with container.uow() as tx:
-                await tx.session.execute(text("SELECT 1"))
-        except Exception:  # the health check reports, it does not crash
-            log.exception("health check: database unreachable")
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": container.uow.dialect})
-
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette):
         container.delivery_wakeup = asyncio.Event()
@@ -98,7 +89,7 @@ def create_app(
 
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST", "OPTIONS"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        *probe_routes(container),  # /healthz, /readyz, /metrics (web/probes.py)
         *(extra_routes or []),
         *_journey_routes(container),
         Mount("/assets/graphiql", app=StaticFiles(directory=STATIC / "graphiql"), name="graphiql"),

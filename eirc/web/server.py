@@ -7,6 +7,12 @@ at once often had all of them on one process). This module supervises the proces
 SIGTERM or SIGINT and starts again one that dies.
 
 A port that cannot be listened on is refused before anything starts (`ServeRefused`: exit 1, one line).
+
+Metrics (eirc/metrics.py, docs/operations.md): before any gateway process starts, this process makes a fresh
+`PROMETHEUS_MULTIPROC_DIR` (an empty temporary directory, removed at the end; or the one the environment
+names, emptied of its old files) so that each process's counters are files that `/metrics` adds up; a
+process that dies is marked dead there. With EIRC_METRICS_BIND this process serves `/metrics` itself, on that
+address, from the same directory.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ import gc
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -87,6 +96,41 @@ def serve(*, host: str, port: int, workers: int, demo: bool, worker: bool) -> No
 
     settings = get_settings()
     configure_logging(settings)  # the parent process logs too (start-up, workers); each worker again
+    metrics_dir = _prepare_metrics_dir(settings)  # before anything records a metric
+
+    def remove_metrics_dir() -> None:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    previous = signal.signal(signal.SIGTERM, _cleaning_then_default(remove_metrics_dir))
+    listener = None
+    try:
+        if settings.metrics and settings.metrics_address:
+            listener = _MetricsListener(settings, *settings.metrics_address)
+        _serve(settings, host=host, port=port, workers=workers, demo=demo, worker=worker)
+    finally:
+        if listener is not None:
+            listener.stop()
+        remove_metrics_dir()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _cleaning_then_default(cleanup):
+    """A SIGTERM handler that cleans up, then lets the signal do what it does by default (end the process).
+
+    One gateway process is uvicorn's: it finishes on SIGTERM, then raises the signal again with the handler
+    that was there before it — this one — so the process still ends as killed by SIGTERM, without leaving
+    its metrics directory behind."""
+
+    def handler(signum: int, _frame: object) -> None:
+        cleanup()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    return handler
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int, demo: bool, worker: bool) -> None:
     files = raise_open_files_limit()
     if demo:
         from eirc.demo import prepare_demo
@@ -119,6 +163,86 @@ def _bound(host: str, port: int, *, reuse_port: bool) -> socket.socket:
         sock.close()
         raise ServeRefused(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+# --- metrics ---------------------------------------------------------------------------------------------------
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+METRICS_DIR_PREFIX = "eirc-metrics-"  # + the pid of `eirc serve`: a dead one's directory is removed at start
+
+
+def _prepare_metrics_dir(settings: Settings) -> str | None:
+    """Point prometheus-client's multiprocess mode at an empty directory, for this process and the gateway
+    processes it starts; the directory to remove at the end (None: the environment's, or metrics are off).
+
+    It must be set before prometheus-client is first imported in a process (it picks its value store then):
+    here that is before the app is built (workers=1) or the processes are spawned (they inherit it)."""
+    if not settings.metrics:
+        return None
+    given = os.environ.get(METRICS_DIR_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # counters of an earlier run must not be added to this one's
+            stale.unlink(missing_ok=True)
+        return None
+    _remove_orphaned_metrics_dirs()
+    made = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
+    os.environ[METRICS_DIR_ENV] = made
+    return made
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """The directories of earlier `eirc serve`s that were killed (SIGKILL leaves no chance to clean up)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = directory.name[len(METRICS_DIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or directory.stat().st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _mark_dead(pid: int | None) -> None:
+    """A gateway process has stopped: its live gauges go (its counters stay: they still count)."""
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if pid is None or not directory:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, directory)
+
+
+class _MetricsListener:
+    """`/metrics` on EIRC_METRICS_BIND, served by uvicorn on a thread of this process (web/probes.py
+    `metrics_app`). The address is bound at once, so a taken one is refused before the gateway starts."""
+
+    def __init__(self, settings: Settings, host: str, port: int) -> None:
+        from eirc.web.probes import metrics_app
+
+        self.sock = _bound(host, port, reuse_port=False)
+        config = uvicorn.Config(
+            metrics_app(settings),
+            host=host,
+            port=self.sock.getsockname()[1],
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, name="eirc-metrics", daemon=True
+        )
+        self.thread.start()
+        log.info("metrics on http://%s:%s/metrics", host, self.sock.getsockname()[1])
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
 
 
 # --- several gateway processes ----------------------------------------------------------------------------------
@@ -173,6 +297,7 @@ def _serve_processes(settings: Settings, *, host: str, port: int, workers: int) 
                     process.pid,
                     process.exitcode,
                 )
+                _mark_dead(process.pid)
                 processes[i] = start()
     finally:
         for process in processes:
@@ -182,6 +307,7 @@ def _serve_processes(settings: Settings, *, host: str, port: int, workers: int) 
             process.join(timeout=15)
             if process.is_alive():
                 process.kill()
+            _mark_dead(process.pid)
         reserved.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
