@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+import strawberry
 from starlette.requests import Request
 
 from eirc.bootstrap import Container
@@ -65,3 +66,19 @@ def bearer_of(request: Request) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()[:512]
     return None
+
+
+def selects(info: strawberry.Info, name: str) -> bool:
+    """Whether the client's selection on this field asks for `name` (through fragments too)."""
+    return any(_asks_for(field.selections, name) for field in info.selected_fields)
+
+
+def _asks_for(selections: list, name: str) -> bool:
+    # a module-level function: a recursive closure would be a reference cycle, left to the garbage collector
+    for selection in selections:
+        if hasattr(selection, "type_condition"):  # an inline fragment or a fragment spread
+            if _asks_for(selection.selections, name):
+                return True
+        elif selection.name == name:
+            return True
+    return False

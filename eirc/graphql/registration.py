@@ -15,7 +15,7 @@ import strawberry
 from eirc import metrics
 from eirc.domain.errors import DomainError, DomainErrors
 from eirc.graphql import auth
-from eirc.graphql.context import user_agent_of
+from eirc.graphql.context import selects, user_agent_of
 from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.types import (
@@ -189,6 +189,7 @@ class RegistrationMutation:
                     password=password,
                     client_ip=ctx.client_ip,
                     user_agent=user_agent_of(ctx.request),
+                    with_profile=selects(info, "profile"),
                 )
             except (DomainError, DomainErrors) as exc:
                 attach_flow(exc)

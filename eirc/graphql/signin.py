@@ -12,7 +12,7 @@ import strawberry
 
 from eirc import metrics
 from eirc.graphql import auth
-from eirc.graphql.context import user_agent_of
+from eirc.graphql.context import selects, user_agent_of
 from eirc.graphql.errors import guarded
 from eirc.graphql.me import to_profile
 from eirc.graphql.registration import to_flow
@@ -22,22 +22,6 @@ from eirc.services import password_change, recovery, sessions, signin
 
 def _user_agent(info: strawberry.Info) -> str | None:
     return user_agent_of(info.context.request)
-
-
-def _selects(info: strawberry.Info, name: str) -> bool:
-    """Whether the client's selection on this field asks for `name` (through fragments too)."""
-    return any(_asks_for(field.selections, name) for field in info.selected_fields)
-
-
-def _asks_for(selections: list, name: str) -> bool:
-    # a module-level function: a recursive closure would be a reference cycle, left to the garbage collector
-    for selection in selections:
-        if hasattr(selection, "type_condition"):  # an inline fragment or a fragment spread
-            if _asks_for(selection.selections, name):
-                return True
-        elif selection.name == name:
-            return True
-    return False
 
 
 @strawberry.type
@@ -55,7 +39,7 @@ class SigninMutation:
                 password=password,
                 client_ip=ctx.client_ip,
                 user_agent=_user_agent(info),
-                with_profile=_selects(info, "profile"),
+                with_profile=selects(info, "profile"),
             )
             return {
                 "session": Session(token=done.session.token, expires_at=done.session.expires_at),

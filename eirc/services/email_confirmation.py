@@ -35,11 +35,12 @@ def confirmation_link(deps: Deps, token: str) -> str:
     return f"{deps.settings.public_url.rstrip('/')}/confirm-email?token={token}"
 
 
-async def send_confirmation(tx: UnitOfWork, deps: Deps, *, user: User) -> None:
-    """A new confirmation token for the user's current e-mail and the letter with its link (caller's tx)."""
+async def send_confirmation(tx: UnitOfWork, deps: Deps, *, user: User, now: datetime | None = None) -> None:
+    """A new confirmation token for the user's current e-mail and the letter with its link (caller's tx).
+    `now`: the time of the change that sends it (the clock's, if not given)."""
     if not user.email:
         raise ValueError("the user has no e-mail to confirm")
-    now = deps.clock.now()
+    now = now or deps.clock.now()
     ttl = deps.settings.email_token_ttl_seconds
     token = new_token()
     await tx.email_tokens.add(

@@ -384,9 +384,12 @@ async def set_password(
     password: str | None,
     client_ip: str | None = None,
     user_agent: str | None = None,
+    with_profile: bool = True,
 ) -> Completion:
     """Registration: the user, their primary address, a session, the letter and «Домопульт», in ONE
-    transaction. Password reset: the new password, every session ended, the flow at LOGIN, no session."""
+    transaction. Password reset: the new password, every session ended, the flow at LOGIN, no session.
+    `with_profile`: read the new resident's profile for the answer (a client that does not select it saves
+    the read)."""
     mark = None
     try:
         # Cheap checks first, so a wrong-step or weak password never costs an argon2 hash.
@@ -408,7 +411,7 @@ async def set_password(
                 _require(deps, row, FlowStep.PASSWORD)  # again, under the lock: a racing twin may have finished
                 if row.kind == FlowKind.REGISTRATION:
                     completion = await _complete_registration(
-                        tx, deps, row, flow_id or "", password_hash, client_ip, user_agent
+                        tx, deps, row, flow_id or "", password_hash, client_ip, user_agent, with_profile
                     )
                 else:
                     completion = Completion(
@@ -449,6 +452,7 @@ async def _complete_registration(
     password_hash: str,
     client_ip: str | None,
     user_agent: str | None,
+    with_profile: bool,
 ) -> Completion:
     now = deps.clock.now()
     data = dict(row.data or {})
@@ -460,7 +464,7 @@ async def _complete_registration(
         password_hash=password_hash,
         source="registration",
         account_number=data["account_number"],
-        letter=True,  # send_confirmation below: its time is written with the user, not after
+        letter_at=now,  # send_confirmation below: its time is written with the user, not after
     )
     await gosuslugi.link_new_user(tx, deps, user, data)  # a flow started by «Вход через портал Госуслуги»
     await tx.consents.attach_user(row.id, user.id)
@@ -472,13 +476,13 @@ async def _complete_registration(
         client_ip=client_ip,
         user_agent=user_agent,
     )
-    await send_confirmation(tx, deps, user=user)
+    await send_confirmation(tx, deps, user=user, now=now)
     await queue_crm(
         tx, deps, type=CRM_REGISTRATION, data=registration_record(row, user, now=now), occurred_at=now
     )
     row.user_id = user.id
     _move(deps, row, FlowStep.DONE)
-    profile = await load_profile(tx, user)
+    profile = await load_profile(tx, user) if with_profile else None
     log.info("registration completed: user %s, %s", user.id, mask_phone(row.phone))
     return Completion(flow=view_of(flow_id, row, deps), session=issued, profile=profile)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from eirc.domain.errors import DomainError, DomainErrors, ErrorCode
@@ -39,13 +39,14 @@ async def insert_user(
     source: str,
     account_number: str | None,
     email_confirmed: bool = False,
-    letter: bool = False,
+    letter_at: datetime | None = None,
 ) -> User:
     """A new user (and, with `account_number`, their primary address «Адрес 1») in the caller's tx.
 
     The unique columns answer whether the phone or the e-mail is taken (a racing twin included): a taken one
-    is ``PHONE_TAKEN`` / ``EMAIL_TAKEN``, and the caller's transaction is to be rolled back. `letter`: a
-    confirmation letter goes out with this change (its time is written with the user)."""
+    is ``PHONE_TAKEN`` / ``EMAIL_TAKEN``, and the caller's transaction is to be rolled back. `letter_at`:
+    the time of the confirmation letter going out with this change (`send_confirmation(…, now=letter_at)`),
+    written with the user rather than by an UPDATE after it."""
     now = deps.clock.now()
     user = User(
         phone=phone,
@@ -59,7 +60,7 @@ async def insert_user(
         password_hash=password_hash,
         password_changed_at=now if password_hash else None,
         source=source,
-        email_letter_sent_at=now if letter else None,
+        email_letter_sent_at=letter_at,
         created_at=now,
         updated_at=now,
     )
@@ -133,6 +134,7 @@ async def create_user(
         raise DomainErrors(errors)
     assert personal is not None
     password_hash = await deps.hasher.hash(normalize_password(password))
+    now = deps.clock.now()
     async with deps.uow() as tx:
         account_number = None
         if account is not None:
@@ -154,10 +156,10 @@ async def create_user(
             source=source,
             account_number=account_number,
             email_confirmed=email_confirmed,
-            letter=not email_confirmed,
+            letter_at=None if email_confirmed else now,
         )
         if not email_confirmed:
-            await send_confirmation(tx, deps, user=user)
+            await send_confirmation(tx, deps, user=user, now=now)
         profile = await load_profile(tx, user)
         await tx.commit()
     log.info("user %s created (%s) for %s", user.id, source, mask_phone(parsed_phone))
