@@ -1,15 +1,23 @@
-"""Browser endpoints of «Вход через портал Госуслуги» (CONTRACT §3; docs/gosuslugi.md).
+"""Browser endpoints of «Вход через портал Госуслуги» (CONTRACT §3; docs/gosuslugi.md, «The browser endpoints»).
 
 - `GET /auth/gosuslugi/login` starts a sign-in (never a linking: a browser request carries no session) and
   answers 302 to the provider, with the state in a cookie (HttpOnly, SameSite=Lax, path /auth/gosuslugi,
   living as long as the state) that binds the callback to this browser.
-- `GET /auth/gosuslugi/callback?code&state` — the redirect URI registered at the provider — completes it only
-  when the state is the one in this browser's cookie (a sign-in started elsewhere — by the mutation, or by
-  someone who sends a victim their own callback link — is refused: login CSRF), and shows a small Russian
-  page: signed in, or continue the registration. A web frontend takes over from there; it should rather own
-  this URL itself and call `gosuslugiComplete` (docs/gosuslugi.md). The session token is never put in a URL;
+- `GET /auth/gosuslugi/callback?code&state` — the redirect URI registered at the provider — goes on only when
+  the state is the one in this browser's cookie (a sign-in started elsewhere — by the mutation, or by someone
+  who sends a victim their own callback link — is refused: login CSRF). It completes the sign-in and shows a
+  small Russian page: signed in, or continue the registration. The session token is never put in a URL;
   outside production (EIRC_ENV development/test) the page shows the session token or the flow id, so a
   developer can go on in GraphiQL.
+- **The portal's handoff.** `GET /auth/gosuslugi/login?portal=<tab>` (the reference portal at `/`: `tab` is a
+  random value of 16–64 base64url characters that the portal's tab keeps in sessionStorage; anything else →
+  a 400 page, nothing started) also sets the cookie `eirc_gosuslugi_portal` holding `tab` (the same
+  attributes). The callback of a state bound to this browser that carries that cookie completes nothing: it
+  answers 303 to `/#gosuslugi?code=…&state=…&tab=…` (a declined sign-in: the state spent,
+  `/#gosuslugi?error=cancelled&tab=…`; no usable code: the state spent, `error=failed`), clears both cookies,
+  and the portal's tab — only when `tab` is the value it kept — completes it with `gosuslugiComplete`, which
+  claims the state as for any frontend. The code travels on in the fragment, which browsers never send to a
+  server or put in a Referer (docs/portal.md, «Госуслуги»). A plain login clears a stale portal cookie.
 
 Every failure is a page — 400 for a refused or cancelled sign-in, 429 when throttled, 503 when the provider
 (or the database) cannot be reached — never a 500. `HEAD` of the callback does nothing (link previewers).
