@@ -249,6 +249,8 @@ UI_TEXTS: dict[str, str] = {
     "phone.next": "Далее",
     "phone.gosuslugi": "Вход через портал Госуслуги",
     "phone.login_link": "Войти по логину и паролю",
+    # back on the phone screen after declining at the provider (the callback page's text, for the portal)
+    "phone.gosuslugi_cancelled": GOSUSLUGI_CANCELLED_TEXT,
     # the SMS code (SPEC §2 step 2)
     "code.title": CODE_SCREEN,
     "code.hint": CODE_SCREEN_HINT,

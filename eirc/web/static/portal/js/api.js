@@ -91,4 +91,5 @@ export const M = {
   removeAddress: `mutation($addressId: ID!) { removeAddress(addressId: $addressId) ${profilePayload} }`,
   setEbill: `mutation($addressId: ID!, $enabled: Boolean!) { setEbill(addressId: $addressId, enabled: $enabled) ${profilePayload} }`,
   setNotifications: `mutation($enabled: Boolean!) { updateProfile(emailNotifications: $enabled) ${profilePayload} }`,
+  gosuslugiComplete: `mutation($code: String!, $state: String!) { gosuslugiComplete(code: $code, state: $state) ${authPayload} }`,
 };

@@ -3,8 +3,12 @@
 // State lives on the server (the flow, the session); the tab keeps only their handles (store.js). On load the
 // portal reads the texts, the settings, the billing periods and the password rules — and, when the tab holds
 // them, `me` and `flow(id)` — in one request, and resumes where the resident was.
+//
+// «Вход через портал Госуслуги» comes back as /#gosuslugi?code&state&tab (or ?error=cancelled&tab): the address
+// is cleaned at once, and after the boot query the answer is completed with gosuslugiComplete — only when `tab`
+// is the value this tab kept when it started the sign-in (docs/portal.md, «Госуслуги»).
 
-import { BOOT, gql } from "./api.js";
+import { BOOT, gql, M } from "./api.js";
 import { app } from "./context.js";
 import { formatPhone, h } from "./dom.js";
 import { acceptedScreen, inviteScreen, requestScreen } from "./screens/request.js";
@@ -14,6 +18,18 @@ import { profileScreen } from "./screens/profile.js";
 import { accountScreen, addressScreen, passwordScreen, personalScreen } from "./screens/registration.js";
 import { store } from "./store.js";
 import { loadTexts, t } from "./texts.js";
+
+const GOSUSLUGI_HANDOFF = "#gosuslugi?";
+
+/** The Госуслуги answer in the address, taken out of it (and out of the history entry) before anything else. */
+function takeGosuslugiHandoff() {
+  if (!location.hash.startsWith(GOSUSLUGI_HANDOFF)) return null;
+  const params = new URLSearchParams(location.hash.slice(GOSUSLUGI_HANDOFF.length));
+  history.replaceState(null, "", location.pathname + location.search);
+  return { params, expected: store.takeGosuslugiTab() };
+}
+
+const handoff = takeGosuslugiHandoff();
 
 const main = document.getElementById("app");
 const side = document.getElementById("topbar-side");
@@ -91,6 +107,35 @@ function route({ message = "", focus = true } = {}) {
   }
 }
 
+/**
+ * Completes a Госуслуги answer: a session → signed in; a flow → the registration at its step; else the message
+ * for the screen. A `tab` that is not the one this tab kept is a link that someone else started (login CSRF):
+ * it is refused without a call.
+ */
+async function completeGosuslugi({ params, expected }) {
+  const tab = params.get("tab");
+  if (!tab || !expected || tab !== expected) return t("error.INVALID_TOKEN.gosuslugi_state");
+  const error = params.get("error");
+  if (error === "cancelled") return t("phone.gosuslugi_cancelled");
+  const code = params.get("code");
+  const state = params.get("state");
+  if (error || !code || !state) return t("error.INVALID_TOKEN.gosuslugi_login");
+  let payload;
+  try {
+    payload = (await gql(M.gosuslugiComplete, { code, state })).gosuslugiComplete;
+  } catch (failure) {
+    console.warn("eirc portal: gosuslugiComplete failed:", failure.message);
+    return t("common.unavailable");
+  }
+  if (payload.errors.length) return payload.errors.map((e) => e.message).join(" ");
+  if (payload.session) app.signedIn(payload.session, payload.profile);
+  else if (payload.flow) {
+    store.setView(null);
+    app.setFlow(payload.flow);
+  }
+  return "";
+}
+
 /** The login to prefill from a flow's phone: its display form, or nothing for a masked one. */
 function formatLogin(phone) {
   return /^\+7\d{10}$/.test(phone || "") ? formatPhone(phone) : "";
@@ -147,12 +192,19 @@ async function boot() {
   // Outside a flow the address says which screen: a reload of /#login stays there, a visit to / is the start.
   const wanted = location.hash.slice(1);
   store.setView(HASH_VIEWS.has(wanted) ? wanted : null);
+  if (handoff) message = await completeGosuslugi(handoff);
   route({ message, focus: false });
 }
 
 const HASH_VIEWS = new Set(["login", "accepted", "invite"]);
 
 window.addEventListener("hashchange", () => {
+  // A Госуслуги answer opened over the page already loaded (a pasted link): taken out of the address, checked.
+  const arrived = takeGosuslugiHandoff();
+  if (arrived) {
+    completeGosuslugi(arrived).then((message) => route({ message }));
+    return;
+  }
   // A link to /#login (or back to /#phone) from outside a flow.
   const wanted = location.hash.slice(1);
   if (!app.flow && !app.profile && (wanted === "login" || wanted === "phone") && current?.view !== wanted) {

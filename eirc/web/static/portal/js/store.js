@@ -11,6 +11,7 @@ const KEYS = {
   view: "eirc.view", // the screen outside a flow: phone, login, invite, accepted
   login: "eirc.login", // what to prefill the login field with (the phone of a LOGIN flow, a reset's login)
   phone: "eirc.phone", // the phone typed on the first screen, kept for «Отмена»
+  gosuslugi: "eirc.gosuslugi", // the tab value of a Госуслуги sign-in this tab started (until it comes back)
 };
 
 function storage() {
@@ -87,5 +88,17 @@ export const store = {
   },
   setPhone(phone) {
     write(KEYS.phone, phone);
+  },
+
+  /** Keeps the tab value of a Госуслуги sign-in; false when it could not be kept (storage disabled). */
+  setGosuslugiTab(value) {
+    write(KEYS.gosuslugi, value);
+    return read(KEYS.gosuslugi) === value;
+  },
+  /** The tab value kept by `setGosuslugiTab`, forgotten as it is read: one sign-in, one handoff. */
+  takeGosuslugiTab() {
+    const value = read(KEYS.gosuslugi);
+    write(KEYS.gosuslugi, null);
+    return value;
   },
 };

@@ -1,7 +1,8 @@
 // The entry of every scenario (SPEC §1): the phone screen; and the SMS code (SPEC §2 step 2, §5).
 //
 // phone:  startPhone(phone, consent) → REGISTRATION / PASSWORD_RESET at CODE, or LOGIN (the login screen).
-//         «Вход через портал Госуслуги» (when clientConfig.gosuslugiEnabled) → GET /auth/gosuslugi/login.
+//         «Вход через портал Госуслуги» (when clientConfig.gosuslugiEnabled) → GET /auth/gosuslugi/login?portal=<tab>
+//         → the provider → back at /#gosuslugi?code&state&tab, completed by app.js (gosuslugiComplete).
 // code:   confirmCode(flowId, code) → ACCOUNT (registration) or PASSWORD (reset); resendCode(flowId) after
 //         flow.resendAvailableInSeconds (counted down live, uiTexts code.resend_wait); cancelFlow(flowId).
 
@@ -45,17 +46,23 @@ export function phoneScreen({ message = "" } = {}) {
 
   const side = [];
   if (app.config.gosuslugiEnabled) {
-    // The browser endpoint: it binds the sign-in to this browser (a state cookie) and comes back to the
-    // gateway's callback page (docs/portal.md, «Госуслуги»). The consent on this screen covers both buttons.
+    // The browser endpoint binds the sign-in to this browser (its state cookie); `portal=<tab>` asks it to hand
+    // the provider's answer back to the portal in the fragment, with this tab's value, which only this tab
+    // keeps (docs/portal.md, «Госуслуги»). The consent on this screen covers both buttons.
     const gosuslugi = h("a", {
       href: "/auth/gosuslugi/login",
       class: "btn btn-gosuslugi",
       id: "gosuslugi",
       onClick: (event) => {
+        event.preventDefault();
         if (!consent.value) {
-          event.preventDefault();
           form.show([{ code: "CONSENT_REQUIRED", field: "consent", message: t("error.CONSENT_REQUIRED") }]);
+          return;
         }
+        const tab = randomTab();
+        // Storage disabled: the tab could not check the answer, so the gateway's own page finishes it.
+        const kept = store.setGosuslugiTab(tab);
+        location.assign(kept ? `/auth/gosuslugi/login?portal=${tab}` : "/auth/gosuslugi/login");
       },
     });
     gosuslugi.append(h("span", { class: "gosuslugi-mark", "aria-hidden": "true" }), h("span", { text: t("phone.gosuslugi") }));
@@ -79,6 +86,12 @@ export function phoneScreen({ message = "" } = {}) {
     },
   }));
   return screen("phone", t("phone.title"), [title(t("phone.title")), form.el, toLogin], { side });
+}
+
+/** 24 random bytes, base64url (32 characters): the value that ties a Госуслуги answer to this tab. */
+function randomTab() {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 export function codeScreen({ message = "" } = {}) {
