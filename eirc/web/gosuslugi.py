@@ -41,7 +41,7 @@ from eirc.graphql.context import client_ip_of, user_agent_of
 from eirc.services import gosuslugi
 from eirc.web.confirm_email import page
 
-log = logging.getLogger("eirc.web.confirm_email")
+log = logging.getLogger("eirc.web.gosuslugi")
 
 COOKIE = "eirc_gosuslugi_state"
 PORTAL_COOKIE = "eirc_gosuslugi_portal"  # the tab value of a sign-in started by the portal (`?portal=`)
@@ -64,8 +64,10 @@ def portal_handoff(**params: str) -> str:
 
 def _failure(exc: DomainError) -> HTMLResponse:
     status = {ErrorCode.GOSUSLUGI_UNAVAILABLE: 503, ErrorCode.RATE_LIMITED: 429}.get(exc.code, 400)
-    # A callback without a usable code: the form-field texts of REQUIRED / TOO_LONG mean nothing on a page.
-    text = texts.GOSUSLUGI_LOGIN_FAILED if exc.field == "code" else exc.message
+    # A callback without a usable code (the provider's, no screen field): the form-field texts of REQUIRED /
+    # TOO_LONG mean nothing on a page.
+    unusable_code = exc.code in (ErrorCode.REQUIRED, ErrorCode.TOO_LONG)
+    text = texts.GOSUSLUGI_LOGIN_FAILED if unusable_code else exc.message
     return page(texts.GOSUSLUGI_FAILED_TITLE, text, status=status, ok=False)
 
 

@@ -310,6 +310,19 @@ async def test_browser_callback_of_a_declined_sign_in(
         assert (await tx.session.execute(select(OidcState.used_at))).scalar_one() is not None  # spent
 
 
+async def test_browser_callback_without_a_usable_code(http: httpx.AsyncClient) -> None:
+    for bad in ("", "x" * 5000):
+        _response, location = await browser_login(http)
+        callback = follow_authorize(location)
+        assert callback.code and callback.state
+        url = callback.url.replace(f"code={callback.code}", f"code={bad}")
+        assert url != callback.url
+        page = await http.get(url)
+        assert page.status_code == 400, page.text
+        assert texts.GOSUSLUGI_LOGIN_FAILED in page.text
+        assert texts.REQUIRED_FIELD not in page.text
+
+
 async def test_browser_callback_head_does_nothing(http: httpx.AsyncClient, container: Container) -> None:
     _response, location = await browser_login(http)
     callback = follow_authorize(location)
