@@ -87,20 +87,28 @@ async def caps_wait(tx: UnitOfWork, deps: Deps, row: Flow) -> int:
 async def send_code(tx: UnitOfWork, deps: Deps, row: Flow, *, client_ip: str | None) -> None:
     """A fresh code for the flow (the previous one dies), queued as an SMS in the caller's transaction."""
     now = deps.clock.now()
-    await check_sms_caps(tx, deps, phone=row.phone, client_ip=client_ip, now=now)
     code = new_code(deps.settings.code_length)
     ttl = deps.settings.code_ttl_seconds
     # A decoy (forgotPassword for an unknown login, services.recovery): the same caps and timings, but no
     # SMS and a hash no typed code can match, so confirmCode answers as to a wrong code.
     decoy = bool((row.data or {}).get("decoy"))
+    before = (row.code_hash, row.code_sent_at, row.code_expires_at, row.code_attempts)
     row.code_hash = code_digest(deps, row, new_token() if decoy else code)
     row.code_sent_at = now
     row.code_expires_at = now + timedelta(seconds=ttl)
     row.code_attempts = 0
-    if decoy:
-        return
-    await queue_sms_code(tx, deps, phone=row.phone, code=code, ttl_seconds=ttl)
-    log.info("SMS code queued for %s", mask_phone(row.phone))
+    if not decoy:
+        await queue_sms_code(tx, deps, phone=row.phone, code=code, ttl_seconds=ttl)
+    # Everything of this send written first: the caps are the transaction's last write, so their rows — the
+    # region's SMS budget is one row for every send — stay locked only until the caller commits.
+    await tx.flush()
+    try:
+        await check_sms_caps(tx, deps, phone=row.phone, client_ip=client_ip, now=now)
+    except DomainError:  # refused: the caller rolls back; the flow it answers with keeps its previous code
+        row.code_hash, row.code_sent_at, row.code_expires_at, row.code_attempts = before
+        raise
+    if not decoy:
+        log.info("SMS code queued for %s", mask_phone(row.phone))
 
 
 async def resend_code(tx: UnitOfWork, deps: Deps, row: Flow, *, client_ip: str | None) -> None:

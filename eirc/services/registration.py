@@ -40,7 +40,7 @@ from eirc.services.flows import (
 )
 from eirc.services.profile import ProfileView, load_profile
 from eirc.services.recovery import complete_reset
-from eirc.services.throttle import count_call
+from eirc.services.throttle import count_call, throttle
 from eirc.services.users import insert_user
 from eirc.storage.db import UnitOfWork
 from eirc.storage.tables import Consent, Flow, User
@@ -80,26 +80,20 @@ async def start_phone(deps: Deps, *, phone: str | None, consent: bool, client_ip
     if errors:
         raise errors[0] if len(errors) == 1 else DomainErrors(errors)
 
+    # The answer tells a registered number from a new one (SPEC §11): throttled per client address, the count
+    # committed on its own before the work — it stands whatever the answer, and the client's counter row is
+    # held for one statement, not for the whole phone screen (every resident behind one NAT shares it).
+    await throttle(
+        deps,
+        action="start",
+        client_ip=client_ip,
+        limit=deps.settings.start_phone_per_client_per_hour,
+        window_seconds=3600,
+        field="phone",
+    )
     now = deps.clock.now()
     async with deps.uow() as tx:
-        # The answer tells a registered number from a new one (SPEC §11): throttled per client address — the
-        # count stands whatever the answer (the work below is a savepoint: a refused SMS undoes only it).
-        if await count_call(
-            tx,
-            deps,
-            action="start",
-            client_ip=client_ip,
-            limit=deps.settings.start_phone_per_client_per_hour,
-            window_seconds=3600,
-        ):
-            await tx.commit()
-            raise DomainError(ErrorCode.RATE_LIMITED, "phone")
-        try:
-            async with tx.nested():
-                flow_id, row, kind, wait = await _open_flow(tx, deps, parsed, client_ip, now)
-        except (DomainError, DomainErrors):
-            await tx.commit()
-            raise
+        flow_id, row, kind, wait = await _open_flow(tx, deps, parsed, client_ip, now)
         await tx.commit()
     log.info("flow %s started for %s", kind.value, mask_phone(parsed))
     return view_of(flow_id, row, deps, caps_wait=wait)

@@ -4,10 +4,10 @@ One mechanism: a fixed-window database counter per (action, client address) — 
 atomic statement — so a limit holds however many gateway processes share the database. The count is
 committed in its own transaction *before* the work, so refused and failing calls count too.
 
-Used by `startPhone`, `forgotPassword`, `proveAccount` and `gosuslugiStart`. `login`'s per-client limit
-counts the client together with the login's subject in one statement (services.signin `_reserve`: the
-sign-in hot path) and SMS sends per client are one of the SMS caps (services.codes): same table, same
-fixed windows.
+Used by `startPhone`, `forgotPassword` and `gosuslugiStart` (`throttle`), and by `proveAccount`
+(`count_call`: inside its step's transaction, once the flow is found). `login`'s per-client limit is
+counted as its attempt is reserved (services.lockout `begin_attempt`) and SMS sends per client are one of
+the SMS caps (services.codes): same table, same fixed windows.
 """
 
 from __future__ import annotations

@@ -125,10 +125,10 @@ class UnitOfWork:
     async def rollback(self) -> None:
         await self.session.rollback()
 
-    def nested(self) -> Any:
-        """`async with tx.nested():` — a savepoint: what the block changes is undone if it raises, and the
-        transaction goes on (e.g. a count that must stand although the work it counted is refused)."""
-        return self.session.begin_nested()
+    async def flush(self) -> None:
+        """Write what the repositories added or changed so far (a commit does it anyway): for a statement
+        that must come last before the commit."""
+        await self.session.flush()
 
     @property
     def dialect(self) -> str:

@@ -242,6 +242,22 @@ async def test_sms_caps_per_number_per_hour_and_per_day(gql, container, clock):
     assert (await start(gql, "+79031234567"))["errors"] == []
 
 
+async def test_a_resend_refused_by_a_cap_keeps_the_code_already_sent(gql, container, clock):
+    container.settings.sms_global_per_hour = 2
+    flow_id = (await start(gql))["flow"]["id"]
+    clock.advance(45)
+    assert (await gql(RESEND, {"id": flow_id}))["resendCode"]["errors"] == []
+    code = await last_code(container)
+    clock.advance(45)
+    refused = (await gql(RESEND, {"id": flow_id}))["resendCode"]
+    assert errors_of(refused) == [("RATE_LIMITED", None)]
+    # The flow answered with is the one stored: the code sent 45 s ago, its resend timer run out.
+    assert refused["flow"]["step"] == "CODE" and refused["flow"]["resendAvailableInSeconds"] == 0
+    assert len(await deliveries(container, channel="sms")) == 2  # nothing queued by the refused one
+    confirmed = (await gql(CONFIRM_CODE, {"id": flow_id, "code": code}))["confirmCode"]
+    assert confirmed["errors"] == [] and confirmed["flow"]["step"] == "ACCOUNT"
+
+
 @pytest.mark.parametrize("settings_overrides", [{"sms_per_client_per_hour": 3}])
 async def test_sms_cap_per_client_address(gql, container):
     for i in range(3):
